@@ -1,0 +1,89 @@
+"""The issue's performance goals, evaluated on the medians of a run.
+
+Each goal is a ratio of two medians with a threshold; a goal whose inputs did not run is
+reported with ``met: None`` and the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.stats import ratio
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``numerator / denominator`` of two row medians compared against a threshold."""
+
+    key: str
+    text: str
+    numerator: tuple[str, str]  # (row or fan-out key, median field)
+    denominator: tuple[str, str]
+    threshold: float
+    at_least: bool  # True: ratio >= threshold; False: ratio <= threshold
+
+
+def ratio_goals(history_keys: tuple[str, str]) -> list[Ratio]:
+    """The ratio goals; ``history_keys`` are the history rows at 10k and 100k (or scaled)."""
+    small, large = history_keys
+    return [
+        Ratio("list_vs_connexion", "GET /api/chat >= 0.8x bare Connexion ping (req/s)",
+              ("ours.list_chats", "rps"), ("ref.connexion.ping", "rps"), 0.8, True),
+        Ratio("send_vs_connexion", "message POST >= 0.6x bare Connexion echo POST (req/s)",
+              ("ours.send", "rps"), ("ref.connexion.echo", "rps"), 0.6, True),
+        Ratio("list_vs_prism", "GET /api/chat >= 1.0x Prism mock GET /api/chat (req/s)",
+              ("ours.list_chats", "rps"), ("ref.prism.list_chats", "rps"), 1.0, True),
+        Ratio("send_vs_prism", "message POST >= 1.0x Prism mock message POST (req/s)",
+              ("ours.send", "rps"), ("ref.prism.send", "rps"), 1.0, True),
+        Ratio("history_scaling", "history p50 at 10x the messages <= 12x (100k vs 10k)",
+              (large, "p50_ms"), (small, "p50_ms"), 12.0, False),
+        Ratio("fanout_100", "fan-out N=100 last-receiver p50 <= 1.2x bare python-socketio",
+              ("fanout.ours.100", "p50_ms"), ("fanout.ref.100", "p50_ms"), 1.2, False),
+    ]  # fmt: skip
+
+
+def _evaluate(goal: Ratio, medians: dict[str, dict[str, float]]) -> dict[str, Any]:
+    missing = [k for k, _ in (goal.numerator, goal.denominator) if k not in medians]
+    record: dict[str, Any] = {
+        "key": goal.key,
+        "text": goal.text,
+        "numerator": f"{goal.numerator[0]}.{goal.numerator[1]}",
+        "denominator": f"{goal.denominator[0]}.{goal.denominator[1]}",
+        "threshold": goal.threshold,
+        "comparison": ">=" if goal.at_least else "<=",
+    }
+    if missing:
+        return {**record, "ratio": None, "met": None, "detail": f"not run: {', '.join(missing)}"}
+    value = ratio(medians[goal.numerator[0]][goal.numerator[1]],
+                  medians[goal.denominator[0]][goal.denominator[1]])  # fmt: skip
+    if value is None:
+        return {**record, "ratio": None, "met": None, "detail": "denominator is zero"}
+    met = value >= goal.threshold if goal.at_least else value <= goal.threshold
+    return {**record, "ratio": value, "met": met, "detail": ""}
+
+
+def _clean_load(rows: list[dict[str, Any]], fanouts: list[dict[str, Any]]) -> dict[str, Any]:
+    problems = [f"{r['key']}: {r['problem']}" for r in rows + fanouts if r.get("problem")]
+    ran = any(r["reps"] for r in rows + fanouts)
+    return {
+        "key": "clean_load",
+        "text": "zero errors and zero non-2xx under load (the deliberate 400 row: only 400s)",
+        "numerator": "",
+        "denominator": "",
+        "threshold": 0,
+        "comparison": "==",
+        "ratio": len(problems),
+        "met": (not problems) if ran else None,
+        "detail": "; ".join(problems),
+    }
+
+
+def evaluate(
+    rows: list[dict[str, Any]], fanouts: list[dict[str, Any]], history_keys: tuple[str, str]
+) -> list[dict[str, Any]]:
+    """Every goal, in the order of the issue."""
+    medians = {r["key"]: r["median"] for r in rows + fanouts if r.get("median")}
+    pick: Callable[[Ratio], dict[str, Any]] = lambda g: _evaluate(g, medians)  # noqa: E731
+    return [*map(pick, ratio_goals(history_keys)), _clean_load(rows, fanouts)]

@@ -1,0 +1,158 @@
+"""The command line: `python -m impl serve` and `python -m impl token USER_ID`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from impl.settings import Settings, SettingsError
+
+SETTINGS_HELP = """
+environment variables (flags win over them):
+  MONGODB_URI            a real MongoDB (default: the embedded in-memory store)
+  MONGODB_DB             database name (default: chat)
+  MONGO_TIMEOUT_MS       how long a request waits for an unreachable store (2000)
+  REDIS_URL              share Socket.IO events and presence between processes
+  JWT_SECRET             HS256 secret; required with MONGODB_URI
+  CHAT_DEV=1             dev endpoints with a real store (always on when embedded)
+  CHAT_MAX_MESSAGE_LENGTH (5000)   CHAT_EDIT_WINDOW_SECONDS (900)
+  CHAT_RATE_LIMIT (20) per CHAT_RATE_WINDOW_SECONDS (60)
+  CHAT_MAX_UPLOAD_BYTES (10485760)
+  CORS_ORIGINS           comma list of browser origins (embedded default: any
+                         http://localhost:* and http://127.0.0.1:*)
+  LOG_LEVEL              debug, info, warning, error (info)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m impl",
+        description="Reference server of the marketplace Chat API (REST + Socket.IO).",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="start the server",
+        description="Serve REST, Socket.IO, the spec files and the docs in one process.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8080)")
+    serve.add_argument("--mongo-uri", default=None, help="a real MongoDB (overrides MONGODB_URI)")
+    serve.add_argument("--redis-url", default=None, help="Redis for multi-process fan-out")
+    serve.add_argument(
+        "--dev", action="store_true", default=None, help="dev endpoints with a real store"
+    )
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo users")
+    serve.add_argument("--log-level", default=None, help="debug, info, warning or error")
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token for an existing user",
+        description="Print a token for a user of the configured store "
+        "(JWT_SECRET must match the server's).",
+    )
+    token.add_argument("user_id", help="the user's 24-hex id")
+    token.add_argument("--mongo-uri", default=None, help="a real MongoDB (overrides MONGODB_URI)")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default 7 days)")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from impl.app import create_app
+    from impl.dev import seed_demo
+
+    settings = settings.with_overrides(
+        host=args.host,
+        port=args.port,
+        mongo_uri=args.mongo_uri,
+        redis_url=args.redis_url,
+        dev=args.dev,
+        log_level=args.log_level,
+        seed_demo=False if args.no_demo else None,
+    )
+    settings.check()
+    configure_logging(settings.log_level)
+    log = logging.getLogger("impl")
+    if settings.embedded and not settings.jwt_secret:
+        log.warning(
+            "JWT_SECRET is not set: using the fixed DEVELOPMENT secret (embedded store only)"
+        )
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    if settings.embedded and settings.seed_demo:
+        print("Demo users (embedded store):", flush=True)
+        for user, token in seed_demo(app.services):
+            print(f"  {user['role']:<8} {user['name']:<12} {user['_id']}  {token}", flush=True)
+    print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def token(args: argparse.Namespace, settings: Settings) -> int:
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    from impl.auth import issue_token
+    from impl.db import connect
+    from impl.dev import DEMO_CAST
+
+    settings = settings.with_overrides(mongo_uri=args.mongo_uri)
+    settings.check()
+    try:
+        user_id = ObjectId(args.user_id)
+    except (InvalidId, TypeError):
+        print(f"error: {args.user_id!r} is not a 24-hex user id", file=sys.stderr)
+        return 2
+    if settings.embedded:
+        known = {ObjectId(cast[0]) for cast in DEMO_CAST}
+        exists = user_id in known
+        hint = (
+            "the embedded store lives inside the server: use a demo user id or POST /api/dev/users"
+        )
+    else:
+        exists = connect(settings)["users"].find_one({"_id": user_id}) is not None
+        hint = "no such user in the store"
+    if not exists:
+        print(f"error: unknown user {user_id} ({hint})", file=sys.stderr)
+        return 1
+    print(issue_token(settings, user_id, args.ttl))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "serve":
+            return serve(args, settings)
+        return token(args, settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Handlers of the `messages` tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from impl import attachments, messages
+from impl.api import Response, invoke
+
+
+async def list_messages(
+    id_: str, page: int = 1, limit: int = 20, before: str | None = None
+) -> Response:
+    return await invoke(messages.history, id_, page, limit, before)
+
+
+async def send_message(id_: str, body: dict[str, Any]) -> Response:
+    return await invoke(messages.send, id_, body)
+
+
+async def send_file_message(id_: str, body: dict[str, Any], file: Any = None) -> Response:
+    return await invoke(attachments.send, id_, body, file)
+
+
+async def mark_messages_read(id_: str, body: dict[str, Any] | None = None) -> Response:
+    return await invoke(messages.mark_read, id_, body)
+
+
+async def edit_message(id_: str, message_id: str, body: dict[str, Any]) -> Response:
+    return await invoke(messages.edit, id_, message_id, body)
+
+
+async def delete_message(id_: str, message_id: str) -> Response:
+    return await invoke(messages.delete, id_, message_id)

@@ -1,0 +1,207 @@
+"""File messages: the upload's type decided from its bytes, its name made safe, its bytes
+streamed into GridFS, and the download served only to participants.
+
+The request body was already bounded by `bodylimit` (Content-Length preflight and a byte
+count while reading), so the spooled upload is at most the limit plus the multipart
+envelope; here the file itself is held to `max_upload_bytes`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote
+
+import filetype
+from bson import ObjectId
+
+from impl import files, messages
+from impl.access import load_member_chat
+from impl.context import Caller
+from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from impl.reply import Reply
+from impl.store import Doc, parse_id
+
+CHUNK = 256 * 1024
+SNIFF_BYTES = 512
+HTML_SIGNS = (
+    b"<!doctype",
+    b"<html",
+    b"<head",
+    b"<body",
+    b"<script",
+    b"<iframe",
+    b"<svg",
+    b"<?xml",
+    b"<a ",
+    b"<div",
+    b"<img",
+    b"<style",
+    b"<meta",
+    b"<link",
+    b"<object",
+    b"<embed",
+)
+TEXT_CONTROLS_ALLOWED = {"\t", "\n", "\r", "\f"}
+UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*&;`$\']')
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    mime_type: str
+    size: int
+    digest: str
+
+
+def safe_filename(raw: str | None) -> str:
+    """The last path segment, without control characters, markup or shell metacharacters."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
+    return name[:200] or "file"
+
+
+def sniff(head: bytes, stream: IO[bytes]) -> str | None:
+    """The type the bytes say they are: a known signature, HTML-like markup, or UTF-8 text."""
+    kind: str | None = filetype.guess_mime(head)
+    if kind is not None:
+        return kind
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if any(lowered.startswith(sign) for sign in HTML_SIGNS):
+        return "text/html"
+    return "text/plain" if _is_utf8_text(stream) else None
+
+
+def _is_utf8_text(stream: IO[bytes]) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    stream.seek(0)
+    try:
+        while chunk := stream.read(CHUNK):
+            text = decoder.decode(chunk)
+            if any(ch < " " and ch not in TEXT_CONTROLS_ALLOWED for ch in text):
+                return False
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def inspect(caller: Caller, upload: Any) -> Upload:
+    """Size, sniffed type and digest of an upload, or 413 / 415."""
+    stream: IO[bytes] = upload.file
+    limit = caller.settings.max_upload_bytes
+    stream.seek(0, 2)
+    size = stream.tell()
+    if size > limit:
+        raise PayloadTooLarge(
+            f"the file is larger than {limit} bytes", code="FILE_TOO_LARGE", maxBytes=limit
+        )
+    stream.seek(0)
+    head = stream.read(SNIFF_BYTES)
+    if not head:
+        raise ValidationFailed("the file is empty")
+    kind = sniff(head, stream)
+    if kind not in caller.settings.mime_types:
+        raise UnsupportedMediaType(
+            f"files of type {kind or 'unknown'} are not accepted",
+            code="UNSUPPORTED_FILE_TYPE",
+        )
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+    return Upload(safe_filename(upload.filename), kind, size, digest.hexdigest())
+
+
+def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[str, Any]:
+    grid_in = files.new_file(
+        caller.store, filename=meta.filename, contentType=meta.mime_type, chatId=chat["_id"]
+    )
+    stream: IO[bytes] = upload.file
+    stream.seek(0)
+    with grid_in:
+        while chunk := stream.read(CHUNK):
+            grid_in.write(chunk)
+    file_id: ObjectId = grid_in._id
+    return {
+        "fileId": file_id,
+        "url": f"/api/chat/{chat['_id']}/attachments/{file_id}",
+        "filename": meta.filename,
+        "mimeType": meta.mime_type,
+        "size": meta.size,
+    }
+
+
+def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Reply:
+    chat = load_member_chat(caller, chat_id)
+    if upload is None or not hasattr(upload, "file"):
+        raise ValidationFailed("the form field 'file' must hold a file")
+    fields = {
+        k: form[k]
+        for k in ("content", "replyToMessageId", "clientMessageId")
+        if form.get(k) is not None
+    }
+    pending = messages.draft(caller, chat, fields, allow_empty=True)
+    meta = inspect(caller, upload)
+    pending.file_digest = meta.digest
+    retry = messages.find_retry(caller, chat, pending)
+    if retry is not None:
+        return retry
+    allowance = messages.reserve_for(caller)
+    attachment: dict[str, Any] | None = None
+    try:
+        attachment = _store_bytes(caller, chat, upload, meta)
+        pending.attachments = [attachment]
+        reply = messages.store_new(caller, chat, pending, allowance)
+    except BaseException:
+        messages.ratelimit.release(caller, allowance)
+        if attachment is not None:
+            files.remove(caller.store, [attachment["fileId"]])
+        raise
+    if reply.status != 201:  # a concurrent retry stored the same message first
+        files.remove(caller.store, [attachment["fileId"]])
+    return reply
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes | None
+    headers: dict[str, str]
+    media_type: str
+    status: int
+
+
+def content_disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    value = f'attachment; filename="{ascii_name}"'
+    if ascii_name != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value
+
+
+def download(caller: Caller, chat_id: str, file_id: str, if_none_match: str | None) -> Download:
+    chat = load_member_chat(caller, chat_id)
+    oid = parse_id(file_id, "fileId")
+    owner = caller.store.messages.find_one(
+        {"chatId": chat["_id"], "attachments.fileId": oid, "deletedAt": None},
+        {"attachments": True},
+    )
+    stored = files.open_file(caller.store, oid) if owner else None
+    if owner is None or stored is None:
+        raise NotFound("attachment not found")
+    attachment = next(a for a in owner["attachments"] if a["fileId"] == oid)
+    etag = f'"{oid}"'  # stored files never change, so the id identifies the bytes
+    headers = {
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": content_disposition(attachment["filename"]),
+        "Cache-Control": "private, no-cache",
+    }
+    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Download(None, headers, attachment["mimeType"], 304)
+    return Download(stored.read(), headers, attachment["mimeType"], 200)

@@ -1,0 +1,67 @@
+"""Tokens: issue them, verify them, and Connexion's bearer hook.
+
+HS256 JWTs with `sub` (the user id), `iat` and `exp`, both required. The token only names
+the user: role and ban status are read from the stored user on every request, so a ban
+takes effect at once. Token expiry follows real time, never the dev clock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from impl.context import current_services, note_user
+from impl.errors import Unauthorized
+from impl.settings import Settings
+from impl.store import Doc, Store
+
+ALGORITHM = "HS256"
+
+
+def issue_token(settings: Settings, user_id: ObjectId | str, ttl_seconds: int | None = None) -> str:
+    now = int(time.time())
+    ttl = settings.token_ttl_seconds if ttl_seconds is None else ttl_seconds
+    claims = {"sub": str(user_id), "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, settings.signing_secret, algorithm=ALGORITHM)
+
+
+def subject_of(settings: Settings, token: str) -> ObjectId:
+    """The user id a token names; `Unauthorized` for any token we did not sign or that expired."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.signing_secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "iat"]},
+        )
+        return ObjectId(claims["sub"])
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token has expired") from None
+    except (jwt.InvalidTokenError, InvalidId, TypeError):
+        raise Unauthorized("token is missing or invalid") from None
+
+
+def active_user(store: Store, user_id: ObjectId) -> Doc:
+    user = store.users.find_one({"_id": user_id})
+    if user is None:
+        raise Unauthorized("token names an unknown user")
+    if user.get("status") == "banned":
+        raise Unauthorized("this user is banned")
+    return user
+
+
+async def authenticate(token: str) -> Doc:
+    services = current_services()
+    user_id = subject_of(services.settings, token)
+    return await services.run(active_user, services.store, user_id)
+
+
+async def bearer_info(token: str) -> dict[str, Any]:
+    """Connexion's `x-bearerInfoFunc`: the token info handed to every handler."""
+    user = await authenticate(token)
+    note_user(str(user["_id"]))
+    return {"sub": str(user["_id"]), "user": user}

@@ -1,0 +1,103 @@
+"""What a request works with: the app's services and the authenticated caller.
+
+`Services` is built once per app by the composition root; `current_services()` finds the
+one serving the running request (set by the outer ASGI wrapper), so two apps can live in
+one process (the scale-out test does). `Caller` is handed to every domain function and
+collects the side effects (events, room changes) that run once the write is stored.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
+from bson import ObjectId
+
+from impl.clock import Clock
+from impl.settings import Settings
+from impl.store import Doc, Store
+
+if TYPE_CHECKING:
+    from impl.effects import Effect, EffectRunner
+    from impl.presence import Presence
+
+T = TypeVar("T")
+
+_services: contextvars.ContextVar[Services] = contextvars.ContextVar("chat_services")
+_request_info: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("chat_request")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    presence: Presence
+    effects: EffectRunner
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run store work: inline for the in-memory store, in a worker thread for MongoDB.
+
+        mongomock never waits on I/O and is not thread-safe, so running it on the event
+        loop both keeps it consistent and skips a thread hop; pymongo blocks, so it must
+        leave the loop.
+        """
+        if self.settings.embedded:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(lambda: fn(*args))
+
+
+def bind_services(services: Services) -> contextvars.Token[Services]:
+    return _services.set(services)
+
+
+def unbind_services(token: contextvars.Token[Services]) -> None:
+    _services.reset(token)
+
+
+def current_services() -> Services:
+    return _services.get()
+
+
+def begin_request() -> dict[str, str]:
+    """A fresh record of what is learnt about the running request (for its log line)."""
+    info: dict[str, str] = {}
+    _request_info.set(info)
+    return info
+
+
+def note_user(user_id: str) -> None:
+    info = _request_info.get(None)
+    if info is not None:
+        info["userId"] = user_id
+
+
+@dataclass
+class Caller:
+    services: Services
+    user: Doc
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def id(self) -> ObjectId:
+        user_id: ObjectId = self.user["_id"]
+        return user_id
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.get("role") == "admin")
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock

@@ -1,0 +1,99 @@
+"""Side effects that follow a stored write, and the only place that emits Socket.IO events.
+
+Domain functions never talk to sockets: they append effects to the `Caller`, and the
+request runs them after the write is stored, in order. `EffectRunner` holds the
+Socket.IO server; every server-to-client event of asyncapi.yaml leaves through `emit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from impl.presence import Presence
+
+log = logging.getLogger("impl.effects")
+
+
+@dataclass(frozen=True)
+class Emit:
+    room: str
+    event: str
+    payload: dict[str, Any]
+    skip_sid: str | list[str] | None = None
+
+
+@dataclass(frozen=True)
+class LeaveRoom:
+    user_id: str
+    room: str
+
+
+@dataclass(frozen=True)
+class DisconnectUser:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class NotifyOffline:
+    """Give each of `user_ids` without a connected socket a notification."""
+
+    chat_id: str
+    message_id: str
+    user_ids: tuple[str, ...]
+
+
+Effect = Emit | LeaveRoom | DisconnectUser | NotifyOffline
+Notifier = Callable[[NotifyOffline, set[str]], Awaitable[None]]
+
+# Tests register a listener to check every emitted payload against asyncapi.yaml.
+EmitListener = Callable[[str, dict[str, Any]], None]
+emit_listeners: list[EmitListener] = []
+
+
+def chat_room(chat_id: object) -> str:
+    return f"chat-{chat_id}"
+
+
+def user_room(user_id: object) -> str:
+    return f"user-{user_id}"
+
+
+class EffectRunner:
+    def __init__(self, sio: socketio.AsyncServer, presence: Presence) -> None:
+        self.sio = sio
+        self.presence = presence
+        self.notifier: Notifier | None = None
+
+    async def emit(self, effect: Emit) -> None:
+        for listener in emit_listeners:
+            listener(effect.event, effect.payload)
+        await self.sio.emit(
+            effect.event, effect.payload, room=effect.room, skip_sid=effect.skip_sid
+        )
+
+    async def run(self, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            try:
+                await self._run_one(effect)
+            except Exception:
+                # The write is stored; a failed fan-out must not turn it into an error.
+                # Clients catch up through GET /api/chat/{id}/events.
+                log.exception("side effect %s failed", type(effect).__name__)
+
+    async def _run_one(self, effect: Effect) -> None:
+        if isinstance(effect, Emit):
+            await self.emit(effect)
+        elif isinstance(effect, LeaveRoom):
+            for sid in await self.presence.sids(effect.user_id):
+                await self.sio.leave_room(sid, effect.room)
+        elif isinstance(effect, DisconnectUser):
+            for sid in await self.presence.sids(effect.user_id):
+                await self.sio.disconnect(sid)
+        elif self.notifier is not None:
+            online = await self.presence.online(effect.user_ids)
+            await self.notifier(effect, online)

@@ -1,0 +1,122 @@
+"""Every knob of the server in one place: environment variables, overridable by flags.
+
+`Settings.from_env()` reads the environment; `__main__` applies command-line flags on top.
+The defaults are the values of the requirements page.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+ALLOWED_MIME_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+)
+LOCAL_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1)(:\d+)?$"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mongo_uri: str | None = None
+    mongo_db: str = "chat"
+    mongo_timeout_ms: int = 2000
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    dev: bool | None = None
+    seed_demo: bool = True
+    max_message_length: int = 5000
+    edit_window_seconds: int = 900
+    rate_limit: int = 20
+    rate_window_seconds: int = 60
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_json_bytes: int = 1024 * 1024
+    typing_throttle_ms: int = 2000
+    typing_expires_ms: int = 5000
+    event_retention_seconds: int = 7 * 24 * 3600
+    notification_retention_seconds: int = 90 * 24 * 3600
+    token_ttl_seconds: int = 7 * 24 * 3600
+    cors_origins: tuple[str, ...] = ()
+    validate_responses: bool = False
+    log_level: str = "info"
+    mime_types: tuple[str, ...] = field(default=ALLOWED_MIME_TYPES)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            mongo_uri=env.get("MONGODB_URI") or None,
+            mongo_db=env.get("MONGODB_DB", "chat"),
+            mongo_timeout_ms=_int(env, "MONGO_TIMEOUT_MS", 2000),
+            redis_url=env.get("REDIS_URL") or None,
+            jwt_secret=env.get("JWT_SECRET") or None,
+            dev=True if _flag(env, "CHAT_DEV") else None,
+            max_message_length=_int(env, "CHAT_MAX_MESSAGE_LENGTH", 5000),
+            edit_window_seconds=_int(env, "CHAT_EDIT_WINDOW_SECONDS", 900),
+            rate_limit=_int(env, "CHAT_RATE_LIMIT", 20),
+            rate_window_seconds=_int(env, "CHAT_RATE_WINDOW_SECONDS", 60),
+            max_upload_bytes=_int(env, "CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+            cors_origins=origins,
+            log_level=env.get("LOG_LEVEL", "info").lower(),
+        )
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given fields changed; `None` values leave a field alone."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongo_uri is None
+
+    @property
+    def dev_enabled(self) -> bool:
+        return self.embedded if self.dev is None else self.dev
+
+    @property
+    def signing_secret(self) -> str:
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.embedded:
+            return DEV_JWT_SECRET
+        raise SettingsError("JWT_SECRET must be set when MONGODB_URI points at a real store")
+
+    @property
+    def cors_origin_regex(self) -> str | None:
+        return LOCAL_ORIGIN_REGEX if self.embedded and not self.cors_origins else None
+
+    def check(self) -> None:
+        """Raise `SettingsError` with a one-line reason if the server must not start."""
+        _ = self.signing_secret
+        if len(self.signing_secret) < 16:
+            raise SettingsError("JWT_SECRET must be at least 16 characters long")

@@ -1,0 +1,111 @@
+"""Shared fixtures: an app per test on a fresh embedded store, an HTTP client speaking to
+it in process, and `Api`, a small helper of named calls that tests read well with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from impl.app import ChatApp, create_app
+from impl.settings import Settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(validate_responses=True)
+
+
+@pytest.fixture
+def app(settings: Settings) -> ChatApp:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: ChatApp) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class Api:
+    """Named calls over the REST API; each returns the httpx response."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def user(self, name: str = "user", role: str = "user") -> User:
+        r = await self.client.post("/api/dev/users", json={"name": name, "role": role})
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        return User(self.client, data["user"]["_id"], data["token"], role)
+
+    async def advance(self, seconds: float) -> None:
+        r = await self.client.post("/api/dev/clock", json={"advanceSeconds": seconds})
+        assert r.status_code == 200, r.text
+
+
+class User:
+    def __init__(self, client: httpx.AsyncClient, user_id: str, token: str, role: str) -> None:
+        self.client = client
+        self.id = user_id
+        self.token = token
+        self.role = role
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, headers=self.headers, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, **kwargs)
+
+    async def direct_chat(self, other: User) -> str:
+        r = await self.post("/api/chat", json={"participantIds": [other.id]})
+        assert r.status_code in (200, 201), r.text
+        chat_id: str = r.json()["data"]["chat"]["_id"]
+        return chat_id
+
+    async def group_chat(self, *others: User, title: str = "group") -> str:
+        body = {"participantIds": [o.id for o in others], "type": "group", "title": title}
+        r = await self.post("/api/chat", json=body)
+        assert r.status_code == 201, r.text
+        chat_id: str = r.json()["data"]["chat"]["_id"]
+        return chat_id
+
+    async def send(self, chat_id: str, content: str = "hello", **extra: Any) -> httpx.Response:
+        return await self.post(f"/api/chat/{chat_id}/messages", json={"content": content, **extra})
+
+    async def sent(self, chat_id: str, content: str = "hello", **extra: Any) -> dict[str, Any]:
+        r = await self.send(chat_id, content, **extra)
+        assert r.status_code == 201, r.text
+        message: dict[str, Any] = r.json()["data"]["message"]
+        return message
+
+    async def chat(self, chat_id: str) -> dict[str, Any]:
+        r = await self.get(f"/api/chat/{chat_id}/info")
+        assert r.status_code == 200, r.text
+        chat: dict[str, Any] = r.json()["data"]["chat"]
+        return chat
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is the contract's problem document with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["success"] is False
+    assert body["code"] == code, body
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and isinstance(body["detail"], str)
+    assert "Traceback" not in response.text
+    return body
