@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from datetime import timedelta
@@ -52,11 +53,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_app() -> tuple[Any, Any]:
-    """The ASGI app and its store, built from the environment's settings."""
+    """The ASGI app and its store, built from the environment's settings.
+
+    Logging is configured as ``python -m impl serve`` does (``LOG_LEVEL``).
+    """
     from impl.app import create_app
     from impl.settings import Settings
 
     settings = Settings.from_env().with_overrides(host=HOST, seed_demo=False)
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     app = create_app(settings)
     return app, find_store(app)
 

@@ -2,17 +2,36 @@
 
 JSON bodies may be up to `max_json_bytes`; the file upload path allows the file limit
 plus 64 KiB for the multipart envelope and caption. A `Content-Length` over the limit is
-refused at once; a body without one (chunked) is counted as it streams and refused when
-it passes the limit. Either way the answer is 413 with `maxBytes`.
+refused before anything is read; a body without one (chunked) is read here, counted as it
+streams and refused once it passes the limit (Connexion only looks at bodies that declare
+their length, so a chunked body within the limit is handed on with its length set). Either
+way the answer is 413 with `maxBytes`.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.errors import PayloadTooLarge
+from impl.errors import PayloadTooLarge, send_problem
 
 MULTIPART_ALLOWANCE = 64 * 1024
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def with_body(scope: Scope, body: bytes) -> tuple[Scope, Receive]:
+    """The request again, its whole body in hand and its length declared."""
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return {**scope, "headers": headers}, replay
 
 
 def upload_path(path: str) -> bool:
@@ -50,19 +69,38 @@ class BodyLimit:
                     return None
         return None
 
+    async def read_chunked(self, receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None as soon as it passes `limit`."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return bytes(body)
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return None
+            if not message.get("more_body", False):
+                return bytes(body)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit, is_file = self.limit_for(scope["path"])
         declared = self.declared_length(scope)
+        if declared is not None and declared > limit:
+            await send_problem(send, too_large(limit, is_file))
+            return
+        if declared is None and scope["method"] in BODY_METHODS:
+            body = await self.read_chunked(receive, limit)
+            if body is None:
+                await send_problem(send, too_large(limit, is_file))
+                return
+            scope, receive = with_body(scope, body)
         seen = 0
-        refuse_now = declared is not None and declared > limit
 
         async def counted_receive() -> Message:
             nonlocal seen
-            if refuse_now:
-                raise too_large(limit, is_file)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))

@@ -171,6 +171,18 @@ def _describe(
     return 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged", {}, {}
 
 
+async def send_problem(send: Callable[[dict[str, Any]], Any], exc: ApiError) -> None:
+    """Answer with `exc` straight on the ASGI channel, for code that runs outside Connexion."""
+    body = json.dumps(problem_body(exc.status, str(exc.detail), exc.code, **(exc.ext or {})))
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
 def make_renderer(
     store_retry_after: int, allowed_methods: Callable[[str], Iterable[str]]
 ) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:

@@ -60,7 +60,9 @@ class Bucket:
 def chat_id_of(data: Any) -> ObjectId:
     """The chat id from `"<id>"` or `{"chatId": "<id>"}`; 400-style error otherwise."""
     if isinstance(data, dict):
-        data = data.get("chatId")
+        if set(data) != {"chatId"}:
+            raise ValidationFailed("payload must be a chat id or exactly {chatId}")
+        data = data["chatId"]
     if not isinstance(data, str):
         raise ValidationFailed("payload must be a chat id or {chatId}")
     return parse_id(data, "chatId")
@@ -83,15 +85,16 @@ class ChatSockets:
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
+            detail = "connect with auth {token}"
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "UNAUTHORIZED", "detail": "connect with auth {token}"}
+                detail, {"code": "UNAUTHORIZED", "detail": detail}
             )
         try:
             user_id = subject_of(self.services.settings, token)
             user = await self.services.run(active_user, self.services.store, user_id)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": exc.code, "detail": str(exc.detail)}
+                str(exc.detail), {"code": exc.code, "detail": str(exc.detail)}
             ) from None
         await self.sio.save_session(sid, {"userId": str(user["_id"])})
         await self.sio.enter_room(sid, user_room(user["_id"]))

@@ -56,7 +56,8 @@ class User:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, path, headers=self.headers, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)

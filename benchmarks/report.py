@@ -1,0 +1,292 @@
+"""Render a run's ``results.json`` as ``README.md`` (tables) and ``results.png`` (plot).
+
+``python -m benchmarks.report [DIR]`` re-renders from an existing ``DIR/results.json``
+(default: this directory) without running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PLOT_NAME = "results.png"
+OURS_COLOUR, REF_COLOUR = "#d9822b", "#4a79a8"
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "**met**", False: "**not met**", None: "not run"}[met]
+
+
+# --- plot --------------------------------------------------------------------------------
+
+
+def _throughput_panel(ax: Any, rows: list[dict[str, Any]]) -> None:
+    shown = [r for r in rows if r["group"] != "history" and r.get("median")]
+    if not shown:
+        _not_run(ax, "Throughput")
+        return
+    labels = [r["label"] for r in shown]
+    values = [r["median"]["rps"] for r in shown]
+    colours = [OURS_COLOUR if r["group"] == "ours" else REF_COLOUR for r in shown]
+    ax.barh(range(len(shown)), values, color=colours)
+    ax.set_yticks(range(len(shown)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("median req/s (higher is better)")
+    ax.set_title("Throughput (orange: Chat API, blue: references)", fontsize=9)
+
+
+def _not_run(ax: Any, title: str) -> None:
+    ax.set_title(title, fontsize=9)
+    ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _history_panel(ax: Any, rows: list[dict[str, Any]]) -> None:
+    shown = sorted(
+        (r for r in rows if r["group"] == "history" and r.get("median")),
+        key=lambda r: int(r["key"].split(".")[1]),
+    )
+    if not shown:
+        _not_run(ax, "History page")
+        return
+    sizes = [int(r["key"].split(".")[1]) for r in shown]
+    ax.plot(sizes, [r["median"]["p50_ms"] for r in shown], "o-", color=OURS_COLOUR, label="p50")
+    ax.plot(sizes, [r["median"]["p99_ms"] for r in shown], "s--", color=OURS_COLOUR, label="p99")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("stored messages")
+    ax.set_ylabel("ms per request")
+    ax.set_title("History page (limit=20), one connection", fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def _fanout_panel(ax: Any, fanouts: list[dict[str, Any]]) -> None:
+    if not any(f.get("median") for f in fanouts):
+        _not_run(ax, "Socket.IO fan-out")
+        return
+    for target, colour, name in (("ours", OURS_COLOUR, "Chat API"), ("ref", REF_COLOUR, "bare")):
+        shown = sorted((f for f in fanouts if f["target"] == target and f.get("median")),
+                       key=lambda f: int(f["n"]))  # fmt: skip
+        sizes = [f["n"] for f in shown]
+        ax.plot(sizes, [f["median"]["p50_ms"] for f in shown], "o-", color=colour,
+                label=f"{name} p50")  # fmt: skip
+        ax.plot(sizes, [f["median"]["p99_ms"] for f in shown], "s--", color=colour,
+                label=f"{name} p99")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("clients in the room")
+    ax.set_ylabel("ms from REST send to last receiver")
+    ax.set_title("Socket.IO fan-out", fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """Draw the three panels into ``path``; False when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1.6, 1, 1]})
+    _throughput_panel(axes[0], results["rows"])
+    _history_panel(axes[1], results["rows"])
+    _fanout_panel(axes[2], results["fanout"])
+    machine = results["machine"]
+    fig.suptitle(f"{machine['cpu_model']}, {machine['nproc']} CPUs - medians of "
+                 f"{results['settings']['reps']} interleaved reps", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# --- markdown ----------------------------------------------------------------------------
+
+
+HOW_TO_RUN = """\
+## Running
+
+```sh
+tox -e bench                          # the full run; rewrites this file, results.json, results.png
+python -m benchmarks.run              # the same without tox
+python -m benchmarks.run --quick      # smoke run of a few seconds, written to a temp directory
+python -m benchmarks.run --reps 3 --duration 2 --out /tmp/bench   # shorter full run elsewhere
+python -m benchmarks.report           # re-render this file from results.json
+```
+
+Needs the `fast` extra (uvloop, httptools), aiohttp, and matplotlib for the plot. Uses
+`wrk` when it is on PATH (`apt-get install -y wrk`), else `benchmarks/loadgen.py`; uses
+node with the repository's `socket.io-client` for the fan-out clients when present, else
+python-socketio clients; runs the Prism row only when node and
+`node_modules/.bin/prism` are there. Every server binds 127.0.0.1 only.
+"""
+
+
+def _machine_section(results: dict[str, Any]) -> list[str]:
+    m, s = results["machine"], results["settings"]
+    pin = s["pinning"]
+    pinning = (f"servers on CPU {pin['server_core']}, load generator and socket clients on "
+               f"CPU {pin['load_core']} (`taskset`)" if pin else "no CPU pinning")  # fmt: skip
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    return [
+        "## Machine",
+        "",
+        f"- `nproc`: {m['nproc']}; CPU: {m['cpu_model']}; memory: {m['memory_gib']} GiB; "
+        f"kernel {m['kernel']}",
+        f"- Python {m['python']}; wrk: {m['wrk'] or 'not installed'}; "
+        f"node: {m['node'] or 'not installed'}",
+        f"- {packages}",
+        f"- Pinning: {pinning}",
+        f"- Run of {results['generated']}, {results['elapsed_s']} s in all"
+        + (" (**quick smoke run**, not representative)" if s["quick"] else ""),
+        "",
+    ]
+
+
+def _method_section(results: dict[str, Any]) -> list[str]:
+    s = results["settings"]
+    sizes = ", ".join(f"{n:,}" for n in s["history_sizes"])
+    rate = s["our_env"]["CHAT_RATE_LIMIT"]
+    return [
+        "## Method",
+        "",
+        f"- Load: {s['load_tool']} in its own process, {s['connections']} connections, "
+        f"{s['duration_s']:g} s per load; the history rows use {s['history_connections']} "
+        "connection so their latency is the time of one request.",
+        f"- {s['reps']} reps; every rep runs every configuration once, in an order rotated "
+        "by one each rep, so no configuration always runs first or after the same neighbour. "
+        f"A {s['warmup_s']:g} s unrecorded warm-up pass precedes the reps. Every figure "
+        "below is the median over the reps.",
+        "- Servers: one uvicorn process each (uvloop + httptools, no access log). The Chat "
+        "API is started by `benchmarks/seeded_server.py` through `impl.app.create_app` "
+        "on the embedded mongomock store, with its fixture seeded over its own HTTP API; "
+        f"the bulk history ({sizes} messages) is cloned from one real message straight into "
+        "the store.",
+        f"- Rate limit raised for the benchmark: `CHAT_RATE_LIMIT={rate}` on every Chat API "
+        f"server (default 20 per 60 s). The send row spreads its load over {s['writers']} "
+        "senders, each posting into its own direct chat, and the write server is reset "
+        f"(`POST /api/dev/reset`) and re-seeded before each rep; a rep stops after "
+        f"{s['send_cap_per_rep']:,} responses at most.",
+        "- Invalid-body row: a JSON body without the required `content` member, rejected by "
+        "request validation with 400; it is expected to produce only 400s.",
+        f"- Fan-out: {s['fanout_client']} clients in one process connect with "
+        "`auth: {token}` over WebSocket and join with an acknowledged `join-chat-room`; "
+        f"then {s['fanout_messages']} messages (after {s['fanout_warmup']} warm-up sends) are "
+        "sent one at a time over REST, each timed from just before the REST call to the "
+        "moment the last client has its `new-message`. The Chat API room is a group chat "
+        "of N receivers plus a sender with no socket. The reference is a bare "
+        "python-socketio server whose REST endpoint emits a message of the same shape to "
+        "the same room name.",
+        "- Prism: `prism mock openapi.yaml -v error`, static examples.",
+        "",
+    ]
+
+
+def _goals_section(results: dict[str, Any]) -> list[str]:
+    lines = ["## Goals", "", "| Goal | Ratio | Threshold | Result |", "|---|---:|---:|---|"]
+    for g in results["goals"]:
+        ratio = g["ratio"]
+        shown = "–" if ratio is None else (f"{ratio}" if g["key"] == "clean_load" else f"{ratio:.2f}x")
+        threshold = "0 problems" if g["key"] == "clean_load" else f"{g['comparison']} {g['threshold']}x"
+        detail = f" ({g['detail']})" if g["detail"] else ""
+        lines.append(f"| {g['text']} | {shown} | {threshold} | {_verdict(g['met'])}{detail} |")
+    return [*lines, ""]
+
+
+def _row_line(r: dict[str, Any]) -> str:
+    m = r.get("median") or {}
+    done = sum(1 for x in r["reps"] if "failed" not in x)
+    flags = " (capped)" if r["capped"] else ""
+    problem = f" {r['problem']}" if r["problem"] else ""
+    return (f"| {r['label']} | {r['server']} | {r['connections']} | {_fmt(m.get('rps'))}{flags} "
+            f"| {_fmt(m.get('p50_ms'), 2)} | {_fmt(m.get('p99_ms'), 2)} | {done}/{len(r['reps'])} "
+            f"| {r['requests']:,} | {r['errors']} | {r['non_2xx']}{problem} |")  # fmt: skip
+
+
+def _rows_section(title: str, rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return [f"## {title}", "", "Not run.", ""]
+    head = ("| Configuration | Server | Conns | req/s | p50 ms | p99 ms | Reps | Requests "
+            "| Errors | Non-2xx |")  # fmt: skip
+    return [f"## {title}", "", head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *map(_row_line, rows), ""]  # fmt: skip
+
+
+def _fanout_section(fanouts: list[dict[str, Any]]) -> list[str]:
+    if not fanouts:
+        return ["## Fan-out", "", "Not run.", ""]
+    lines = ["## Fan-out", "",
+             "| N | Server | p50 ms | p99 ms | REST p50 ms | connect+join ms | Reps | Missed "
+             "| Non-2xx |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for f in sorted(fanouts, key=lambda f: (f["n"], f["target"])):
+        m = f.get("median") or {}
+        name = "Chat API" if f["target"] == "ours" else "bare python-socketio"
+        done = sum(1 for x in f["reps"] if "failed" not in x)
+        problem = f" {f['problem']}" if f["problem"] else ""
+        lines.append(f"| {f['n']} | {name} | {_fmt(m.get('p50_ms'), 2)} | "
+                     f"{_fmt(m.get('p99_ms'), 2)} | {_fmt(m.get('rest_p50_ms'), 2)} | "
+                     f"{_fmt(m.get('connect_ms'), 0)} | {done}/{len(f['reps'])} | "
+                     f"{f['missed_deliveries']} | {f['non_2xx']}{problem} |")  # fmt: skip
+    return [*lines, ""]
+
+
+def _servers_section(results: dict[str, Any]) -> list[str]:
+    bad = {k: v for k, v in results["servers"].items() if v != "ok"}
+    if not bad:
+        return []
+    lines = ["## Servers that did not run", ""]
+    lines += [f"- `{name}`: {status.splitlines()[0][:300]}" for name, status in bad.items()]
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any], has_plot: bool) -> str:
+    """The whole README."""
+    rows = results["rows"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "The Chat API against bare reference servers on the same machine, in the same run: "
+        "what the framework costs, what the contract's work costs on top, how message "
+        "history scales with the store, and how fast a message reaches a room of sockets. "
+        "This file, `results.json` and `results.png` are written by `benchmarks/run.py`; "
+        "edit the generator (`benchmarks/report.py`), not this file.",
+        "",
+        HOW_TO_RUN,
+        *_machine_section(results),
+        *_goals_section(results),
+        *_rows_section("Throughput", [r for r in rows if r["group"] != "history"]),
+        *_rows_section("Message history against store size",
+                       [r for r in rows if r["group"] == "history"]),  # fmt: skip
+        *_fanout_section(results["fanout"]),
+    ]
+    if has_plot:
+        lines += ["## Plot", "", f"![benchmark results]({PLOT_NAME})", ""]
+    lines += _servers_section(results) + _method_section(results)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    """Write ``results.png`` and ``README.md`` into ``out``."""
+    has_plot = plot(results, out / PLOT_NAME)
+    (out / "README.md").write_text(markdown(results, has_plot))
+
+
+def main() -> None:
+    """Re-render from an existing results.json."""
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
+    write(json.loads((out / "results.json").read_text()), out)
+
+
+if __name__ == "__main__":
+    main()
