@@ -113,7 +113,9 @@ def normalise(raw: dict[str, Any], tool: str) -> dict[str, Any]:
     }
 
 
-def run_load(spec: LoadSpec, core: int | None = None, use_wrk: bool | None = None) -> dict[str, Any]:
+def run_load(
+    spec: LoadSpec, core: int | None = None, use_wrk: bool | None = None
+) -> dict[str, Any]:
     """Run one bounded load in a child process and return the normalised result."""
     wrk = wrk_available() if use_wrk is None else use_wrk
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:

@@ -61,11 +61,22 @@ class Server:
 def uvicorn_command(app: str, port: int) -> list[str]:
     """uvicorn on uvloop + httptools, one process, no access log."""
     return [
-        sys.executable, "-m", "uvicorn", app,
-        "--host", HOST, "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def start(
@@ -95,7 +106,7 @@ def start(
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     """True when ``url`` answers below 500 (any client error still proves it is up)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(response.status < 500)
     except urllib.error.HTTPError as err:
         return err.code < 500
@@ -113,6 +124,21 @@ def wait_ready(server: Server, path: str, timeout_s: float) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"{server.name} not ready after {timeout_s:.0f}s:\n{server.log_tail()}")
+
+
+def wait_idle(server: Server, path: str, timeout_s: float, fast_s: float = 0.05) -> float:
+    """Probe ``path`` until one answer takes under ``fast_s``; returns the seconds waited.
+
+    The probe's own answer time is the signal: a server still working through requests
+    the load generator abandoned answers it late.
+    """
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s and server.alive():
+        sent = time.monotonic()
+        http_ok(server.base + path, timeout=timeout_s)
+        if time.monotonic() - sent < fast_s:
+            break
+    return round(time.monotonic() - began, 3)
 
 
 def stop(server: Server, grace_s: float = 5.0) -> None:

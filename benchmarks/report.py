@@ -18,7 +18,7 @@ OURS_COLOUR, REF_COLOUR = "#d9822b", "#4a79a8"
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     if value is None:
-        return "–"
+        return "-"
     return f"{value:,.{digits}f}"
 
 
@@ -37,10 +37,13 @@ def _throughput_panel(ax: Any, rows: list[dict[str, Any]]) -> None:
     labels = [r["label"] for r in shown]
     values = [r["median"]["rps"] for r in shown]
     colours = [OURS_COLOUR if r["group"] == "ours" else REF_COLOUR for r in shown]
-    ax.barh(range(len(shown)), values, color=colours)
+    bars = ax.barh(range(len(shown)), values, color=colours)
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=7, padding=2)
     ax.set_yticks(range(len(shown)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("median req/s (higher is better)")
+    ax.set_xscale("log")
+    ax.set_xlim(right=max(values) * 4)
+    ax.set_xlabel("median req/s, log scale (higher is better)")
     ax.set_title("Throughput (orange: Chat API, blue: references)", fontsize=9)
 
 
@@ -75,13 +78,17 @@ def _fanout_panel(ax: Any, fanouts: list[dict[str, Any]]) -> None:
         _not_run(ax, "Socket.IO fan-out")
         return
     for target, colour, name in (("ours", OURS_COLOUR, "Chat API"), ("ref", REF_COLOUR, "bare")):
-        shown = sorted((f for f in fanouts if f["target"] == target and f.get("median")),
-                       key=lambda f: int(f["n"]))  # fmt: skip
+        shown = sorted(
+            (f for f in fanouts if f["target"] == target and f.get("median")),
+            key=lambda f: int(f["n"]),
+        )
         sizes = [f["n"] for f in shown]
-        ax.plot(sizes, [f["median"]["p50_ms"] for f in shown], "o-", color=colour,
-                label=f"{name} p50")  # fmt: skip
-        ax.plot(sizes, [f["median"]["p99_ms"] for f in shown], "s--", color=colour,
-                label=f"{name} p99")  # fmt: skip
+        ax.plot(
+            sizes, [f["median"]["p50_ms"] for f in shown], "o-", color=colour, label=f"{name} p50"
+        )
+        ax.plot(
+            sizes, [f["median"]["p99_ms"] for f in shown], "s--", color=colour, label=f"{name} p99"
+        )
     ax.set_xscale("log")
     ax.set_xlabel("clients in the room")
     ax.set_ylabel("ms from REST send to last receiver")
@@ -103,8 +110,11 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     _history_panel(axes[1], results["rows"])
     _fanout_panel(axes[2], results["fanout"])
     machine = results["machine"]
-    fig.suptitle(f"{machine['cpu_model']}, {machine['nproc']} CPUs - medians of "
-                 f"{results['settings']['reps']} interleaved reps", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"{machine['cpu_model']}, {machine['nproc']} CPUs - medians of "
+        f"{results['settings']['reps']} interleaved reps",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -136,8 +146,12 @@ python-socketio clients; runs the Prism row only when node and
 def _machine_section(results: dict[str, Any]) -> list[str]:
     m, s = results["machine"], results["settings"]
     pin = s["pinning"]
-    pinning = (f"servers on CPU {pin['server_core']}, load generator and socket clients on "
-               f"CPU {pin['load_core']} (`taskset`)" if pin else "no CPU pinning")  # fmt: skip
+    pinning = (
+        f"servers on CPU {pin['server_core']}, load generator and socket clients on "
+        f"CPU {pin['load_core']} (`taskset`)"
+        if pin
+        else "no CPU pinning"
+    )
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     return [
         "## Machine",
@@ -163,11 +177,18 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         "",
         f"- Load: {s['load_tool']} in its own process, {s['connections']} connections, "
         f"{s['duration_s']:g} s per load; the history rows use {s['history_connections']} "
-        "connection so their latency is the time of one request.",
-        f"- {s['reps']} reps; every rep runs every configuration once, in an order rotated "
+        f"connection for {s['history_duration_s']:g} s, so their latency is the time of one "
+        "request.",
+        f"- {s['reps']} rep(s); every rep runs every configuration once, in an order rotated "
         "by one each rep, so no configuration always runs first or after the same neighbour. "
-        f"A {s['warmup_s']:g} s unrecorded warm-up pass precedes the reps. Every figure "
-        "below is the median over the reps.",
+        + (
+            f"A {s['warmup_s']:g} s unrecorded warm-up pass precedes the reps. "
+            if s["warmup_s"]
+            else "No warm-up pass. "
+        )
+        + "Every figure is the median over the reps. After each load the runner waits until "
+        "the server answers a probe quickly again, so requests the load generator abandoned "
+        "never overlap the next configuration.",
         "- Servers: one uvicorn process each (uvloop + httptools, no access log). The Chat "
         "API is started by `benchmarks/seeded_server.py` through `impl.app.create_app` "
         "on the embedded mongomock store, with its fixture seeded over its own HTTP API; "
@@ -197,8 +218,12 @@ def _goals_section(results: dict[str, Any]) -> list[str]:
     lines = ["## Goals", "", "| Goal | Ratio | Threshold | Result |", "|---|---:|---:|---|"]
     for g in results["goals"]:
         ratio = g["ratio"]
-        shown = "–" if ratio is None else (f"{ratio}" if g["key"] == "clean_load" else f"{ratio:.2f}x")
-        threshold = "0 problems" if g["key"] == "clean_load" else f"{g['comparison']} {g['threshold']}x"
+        shown = (
+            "-" if ratio is None else (f"{ratio}" if g["key"] == "clean_load" else f"{ratio:.2f}x")
+        )
+        threshold = (
+            "0 problems" if g["key"] == "clean_load" else f"{g['comparison']} {g['threshold']}x"
+        )
         detail = f" ({g['detail']})" if g["detail"] else ""
         lines.append(f"| {g['text']} | {shown} | {threshold} | {_verdict(g['met'])}{detail} |")
     return [*lines, ""]
@@ -209,35 +234,52 @@ def _row_line(r: dict[str, Any]) -> str:
     done = sum(1 for x in r["reps"] if "failed" not in x)
     flags = " (capped)" if r["capped"] else ""
     problem = f" {r['problem']}" if r["problem"] else ""
-    return (f"| {r['label']} | {r['server']} | {r['connections']} | {_fmt(m.get('rps'))}{flags} "
-            f"| {_fmt(m.get('p50_ms'), 2)} | {_fmt(m.get('p99_ms'), 2)} | {done}/{len(r['reps'])} "
-            f"| {r['requests']:,} | {r['errors']} | {r['non_2xx']}{problem} |")  # fmt: skip
+    expected = " (400 expected)" if r["expect"] == "400" else ""
+    return (
+        f"| {r['label']} | {r['server']} | {r['connections']} | {_fmt(m.get('rps'))}{flags} "
+        f"| {_fmt(m.get('p50_ms'), 2)} | {_fmt(m.get('p99_ms'), 2)} | {done}/{len(r['reps'])} "
+        f"| {r['requests']:,} | {r['errors']} | {r['non_2xx']}{expected}{problem} |"
+    )
 
 
 def _rows_section(title: str, rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return [f"## {title}", "", "Not run.", ""]
-    head = ("| Configuration | Server | Conns | req/s | p50 ms | p99 ms | Reps | Requests "
-            "| Errors | Non-2xx |")  # fmt: skip
-    return [f"## {title}", "", head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-            *map(_row_line, rows), ""]  # fmt: skip
+    head = (
+        "| Configuration | Server | Conns | req/s | p50 ms | p99 ms | Reps | Requests "
+        "| Errors | Non-2xx |"
+    )
+    return [
+        f"## {title}",
+        "",
+        head,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *map(_row_line, rows),
+        "",
+    ]
 
 
 def _fanout_section(fanouts: list[dict[str, Any]]) -> list[str]:
     if not fanouts:
         return ["## Fan-out", "", "Not run.", ""]
-    lines = ["## Fan-out", "",
-             "| N | Server | p50 ms | p99 ms | REST p50 ms | connect+join ms | Reps | Missed "
-             "| Non-2xx |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "## Fan-out",
+        "",
+        "| N | Server | p50 ms | p99 ms | REST p50 ms | connect+join ms | Reps | Missed "
+        "| Non-2xx |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for f in sorted(fanouts, key=lambda f: (f["n"], f["target"])):
         m = f.get("median") or {}
         name = "Chat API" if f["target"] == "ours" else "bare python-socketio"
         done = sum(1 for x in f["reps"] if "failed" not in x)
         problem = f" {f['problem']}" if f["problem"] else ""
-        lines.append(f"| {f['n']} | {name} | {_fmt(m.get('p50_ms'), 2)} | "
-                     f"{_fmt(m.get('p99_ms'), 2)} | {_fmt(m.get('rest_p50_ms'), 2)} | "
-                     f"{_fmt(m.get('connect_ms'), 0)} | {done}/{len(f['reps'])} | "
-                     f"{f['missed_deliveries']} | {f['non_2xx']}{problem} |")  # fmt: skip
+        lines.append(
+            f"| {f['n']} | {name} | {_fmt(m.get('p50_ms'), 2)} | "
+            f"{_fmt(m.get('p99_ms'), 2)} | {_fmt(m.get('rest_p50_ms'), 2)} | "
+            f"{_fmt(m.get('connect_ms'), 0)} | {done}/{len(f['reps'])} | "
+            f"{f['missed_deliveries']} | {f['non_2xx']}{problem} |"
+        )
     return [*lines, ""]
 
 
@@ -266,8 +308,9 @@ def markdown(results: dict[str, Any], has_plot: bool) -> str:
         *_machine_section(results),
         *_goals_section(results),
         *_rows_section("Throughput", [r for r in rows if r["group"] != "history"]),
-        *_rows_section("Message history against store size",
-                       [r for r in rows if r["group"] == "history"]),  # fmt: skip
+        *_rows_section(
+            "Message history against store size", [r for r in rows if r["group"] == "history"]
+        ),
         *_fanout_section(results["fanout"]),
     ]
     if has_plot:

@@ -50,6 +50,7 @@ REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
 SEND_BODY = '{"content": "benchmark message"}'
 INVALID_BODY = '{"text": "the required content member is missing"}'
 REF_TOKEN = "Bearer reference-token"
+PROBE_404 = "/bench-idle-probe"  # unknown path: routed, answered 404, touches no store
 SERVER_CORE, LOAD_CORE = 0, 1
 
 
@@ -68,21 +69,40 @@ class Plan:
     writers: int
     send_cap: int
     warmup_s: float
+    history_duration_s: float = 8
     reader_chats: int = 50
     history_connections: int = 1
-    load_timeout_s: float = 10.0
+    load_timeout_s: float = 15.0
 
 
 FULL = Plan(
-    quick=False, reps=5, duration_s=4, connections=32, history_sizes=(1_000, 10_000, 100_000),
-    fanout_sizes=(10, 100, 500), fanout_messages=30, fanout_warmup=3, writers=20,
-    send_cap=20_000, warmup_s=1,
-)  # fmt: skip
+    quick=False,
+    reps=5,
+    duration_s=3,
+    connections=32,
+    history_sizes=(1_000, 10_000, 100_000),
+    fanout_sizes=(10, 100, 500),
+    fanout_messages=30,
+    fanout_warmup=3,
+    writers=20,
+    send_cap=20_000,
+    warmup_s=1,
+)
 QUICK = Plan(
-    quick=True, reps=1, duration_s=1, connections=8, history_sizes=(100, 1_000),
-    fanout_sizes=(5,), fanout_messages=5, fanout_warmup=1, writers=2, send_cap=2_000,
-    warmup_s=0, reader_chats=10,
-)  # fmt: skip
+    quick=True,
+    reps=1,
+    duration_s=1,
+    connections=8,
+    history_sizes=(100, 1_000),
+    fanout_sizes=(100,),
+    fanout_messages=5,
+    fanout_warmup=1,
+    writers=2,
+    send_cap=2_000,
+    warmup_s=0,
+    history_duration_s=1,
+    reader_chats=10,
+)
 
 
 @dataclass
@@ -94,6 +114,7 @@ class ServerSpec:
     command: Callable[[int, Path], list[str]]  # (port, fixture path) -> argv
     ready_path: str = "/health"  # HTTP probe; "" means: wait for the fixture file
     env: dict[str, str] = field(default_factory=dict)
+    idle_probe: str = "/health"  # a cheap path: answered fast once the server is idle
 
 
 @dataclass
@@ -147,15 +168,29 @@ def _uvicorn(app: str) -> Callable[[int, Path], list[str]]:
 def _seeded(*flags: str) -> Callable[[int, Path], list[str]]:
     script = str(HERE / "seeded_server.py")
     return lambda port, fixture: [
-        sys.executable, script, "--port", str(port), "--fixture", str(fixture), *flags,
-    ]  # fmt: skip
+        sys.executable,
+        script,
+        "--port",
+        str(port),
+        "--fixture",
+        str(fixture),
+        *flags,
+    ]
 
 
 def _prism(binary: Path) -> Callable[[int, Path], list[str]]:
     spec = str(REPO / "openapi.yaml")
     return lambda port, _fixture: [
-        str(binary), "mock", spec, "-h", procs.HOST, "-p", str(port), "-v", "error",
-    ]  # fmt: skip
+        str(binary),
+        "mock",
+        spec,
+        "-h",
+        procs.HOST,
+        "-p",
+        str(port),
+        "-v",
+        "error",
+    ]
 
 
 def server_specs(plan: Plan, with_ours: bool) -> list[ServerSpec]:
@@ -167,16 +202,17 @@ def server_specs(plan: Plan, with_ours: bool) -> list[ServerSpec]:
     ]
     binary = prism_binary()
     if binary is not None:
-        specs.append(ServerSpec("prism", "reference", _prism(binary), ready_path="/"))
+        specs.append(ServerSpec("prism", "reference", _prism(binary), "/", {}, PROBE_404))
     if not with_ours:
         return specs
     chats = str(plan.reader_chats)
     for size in plan.history_sizes:
         flags = ("--chats", chats, "--history", str(size))
-        specs.append(ServerSpec(f"ours-{size}", "ours", _seeded(*flags), "", OUR_ENV))
-    specs.append(ServerSpec("ours-write", "ours", _seeded(), "", OUR_ENV))
+        specs.append(ServerSpec(f"ours-{size}", "ours", _seeded(*flags), "", OUR_ENV, PROBE_404))
+    specs.append(ServerSpec("ours-write", "ours", _seeded(), "", OUR_ENV, PROBE_404))
     sizes = ",".join(str(n) for n in plan.fanout_sizes)
-    specs.append(ServerSpec("ours-fanout", "ours", _seeded("--fanout", sizes), "", OUR_ENV))
+    fanout = _seeded("--fanout", sizes)
+    specs.append(ServerSpec("ours-fanout", "ours", fanout, "", OUR_ENV, PROBE_404))
     return specs
 
 
@@ -197,6 +233,7 @@ class Fleet:
     """The started servers, their fixtures, and why any of them is missing."""
 
     servers: dict[str, procs.Server] = field(default_factory=dict)
+    probes: dict[str, str] = field(default_factory=dict)
     fixtures: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
 
@@ -208,6 +245,7 @@ def start_fleet(specs: list[ServerSpec], work: Path, core: int | None) -> Fleet:
         port = procs.free_port()
         command = spec.command(port, work / f"{spec.name}.fixture.json")
         fleet.servers[spec.name] = procs.start(spec.name, command, port, work, core, spec.env)
+        fleet.probes[spec.name] = spec.idle_probe
     for spec in specs:
         server = fleet.servers[spec.name]
         try:
@@ -255,28 +293,58 @@ def reference_rows(plan: Plan, fleet: Fleet) -> list[Row]:
     if fleet.status.get("starlette") == "ok":
         base = fleet.servers["starlette"].base
         rows += [
-            Row("ref.starlette.get", "Starlette GET /ping", "reference", "starlette",
-                _load(plan, base, "/ping", headers=ref)),
-            Row("ref.starlette.post", "Starlette POST /echo", "reference", "starlette",
-                _load(plan, base, "/echo", **post)),
-        ]  # fmt: skip
+            Row(
+                "ref.starlette.get",
+                "Starlette GET /ping",
+                "reference",
+                "starlette",
+                _load(plan, base, "/ping", headers=ref),
+            ),
+            Row(
+                "ref.starlette.post",
+                "Starlette POST /echo",
+                "reference",
+                "starlette",
+                _load(plan, base, "/echo", **post),
+            ),
+        ]
     if fleet.status.get("connexion") == "ok":
         base = fleet.servers["connexion"].base
         rows += [
-            Row("ref.connexion.ping", "Connexion GET /ping", "reference", "connexion",
-                _load(plan, base, "/ping", headers=ref)),
-            Row("ref.connexion.echo", "Connexion POST /echo", "reference", "connexion",
-                _load(plan, base, "/echo", **post)),
-        ]  # fmt: skip
+            Row(
+                "ref.connexion.ping",
+                "Connexion GET /ping",
+                "reference",
+                "connexion",
+                _load(plan, base, "/ping", headers=ref),
+            ),
+            Row(
+                "ref.connexion.echo",
+                "Connexion POST /echo",
+                "reference",
+                "connexion",
+                _load(plan, base, "/echo", **post),
+            ),
+        ]
     if fleet.status.get("prism") == "ok":
         base = fleet.servers["prism"].base
         send = f"/api/chat/{REF_CHAT_ID}/messages"
         rows += [
-            Row("ref.prism.list_chats", "Prism mock GET /api/chat", "reference", "prism",
-                _load(plan, base, "/api/chat", headers=ref)),
-            Row("ref.prism.send", "Prism mock POST /api/chat/{id}/messages", "reference",
-                "prism", _load(plan, base, send, **post)),
-        ]  # fmt: skip
+            Row(
+                "ref.prism.list_chats",
+                "Prism mock GET /api/chat",
+                "reference",
+                "prism",
+                _load(plan, base, "/api/chat", headers=ref),
+            ),
+            Row(
+                "ref.prism.send",
+                "Prism mock POST /api/chat/{id}/messages",
+                "reference",
+                "prism",
+                _load(plan, base, send, **post),
+            ),
+        ]
     return rows
 
 
@@ -290,25 +358,41 @@ def our_rows(plan: Plan, fleet: Fleet) -> list[Row]:
         auth = _auth(reader["token"])
         history = f"/api/chat/{reader['historyChatId']}/messages"
         rows += [
-            Row("ours.list_chats", f"GET /api/chat ({plan.reader_chats} chats)", "ours",
-                reader_server, _load(plan, base, "/api/chat", headers=auth)),
-            Row("ours.messages", f"GET /api/chat/{{id}}/messages?limit=20 "
-                f"({plan.history_sizes[0]:,} stored)", "ours", reader_server,
-                _load(plan, base, history + "?limit=20", headers=auth)),
-            Row("ours.invalid_send", "POST /api/chat/{id}/messages, invalid body (400)",
-                "ours", reader_server,
+            Row(
+                "ours.list_chats",
+                f"GET /api/chat ({plan.reader_chats} chats)",
+                "ours",
+                reader_server,
+                _load(plan, base, "/api/chat", headers=auth),
+            ),
+            Row(
+                "ours.messages",
+                f"GET /api/chat/{{id}}/messages?limit=20 ({plan.history_sizes[0]:,} stored)",
+                "ours",
+                reader_server,
+                _load(plan, base, history + "?limit=20", headers=auth),
+            ),
+            Row(
+                "ours.invalid_send",
+                "POST /api/chat/{id}/messages, invalid body (400)",
+                "ours",
+                reader_server,
                 _load(plan, base, history, method="POST", body=INVALID_BODY, headers=auth),
-                expect="400"),
-        ]  # fmt: skip
+                expect="400",
+            ),
+        ]
     if fleet.status.get("ours-write") == "ok":
         base = fleet.servers["ours-write"].base
         rows.append(
-            Row("ours.send", f"POST /api/chat/{{id}}/messages ({plan.writers} senders)",
-                "ours", "ours-write",
-                _load(plan, base, "/", method="POST", body=SEND_BODY,
-                      max_requests=plan.send_cap),
-                reseed_writers=plan.writers)
-        )  # fmt: skip
+            Row(
+                "ours.send",
+                f"POST /api/chat/{{id}}/messages ({plan.writers} senders)",
+                "ours",
+                "ours-write",
+                _load(plan, base, "/", method="POST", body=SEND_BODY, max_requests=plan.send_cap),
+                reseed_writers=plan.writers,
+            )
+        )
     return rows + history_rows(plan, fleet)
 
 
@@ -322,7 +406,12 @@ def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
         reader = fleet.fixtures[name]["reader"]
         path = f"/api/chat/{reader['historyChatId']}/messages?limit=20"
         load = _load(plan, fleet.servers[name].base, path, headers=_auth(reader["token"]))
-        load = replace(load, connections=plan.history_connections, timeout_s=30)
+        load = replace(
+            load,
+            connections=plan.history_connections,
+            duration_s=plan.history_duration_s,
+            timeout_s=30,
+        )
         label = f"history page at {size:,} stored messages (1 connection)"
         rows.append(Row(history_key(size), label, "history", name, load))
     return rows
@@ -341,17 +430,27 @@ def fanouts(plan: Plan, fleet: Fleet) -> list[Fanout]:
             fx = fleet.fixtures["ours-fanout"]["fanout"]
             base = fleet.servers["ours-fanout"].base
             chat = fx["chats"][str(n)]
-            spec = FanoutSpec(url=base, chatId=chat, tokens=fx["tokens"][:n],
-                              senderToken=fx["senderToken"],
-                              sendUrl=f"{base}/api/chat/{chat}/messages",
-                              messages=plan.fanout_messages, warmup=plan.fanout_warmup)  # fmt: skip
+            spec = FanoutSpec(
+                url=base,
+                chatId=chat,
+                tokens=fx["tokens"][:n],
+                senderToken=fx["senderToken"],
+                sendUrl=f"{base}/api/chat/{chat}/messages",
+                messages=plan.fanout_messages,
+                warmup=plan.fanout_warmup,
+            )
             configs.append(Fanout(f"fanout.ours.{n}", "ours", n, spec))
         if fleet.status.get("socketio") == "ok":
             base = fleet.servers["socketio"].base
-            spec = FanoutSpec(url=base, chatId=REF_CHAT_ID, tokens=["reference-token"] * n,
-                              senderToken="reference-token",
-                              sendUrl=f"{base}/api/chat/{REF_CHAT_ID}/messages",
-                              messages=plan.fanout_messages, warmup=plan.fanout_warmup)  # fmt: skip
+            spec = FanoutSpec(
+                url=base,
+                chatId=REF_CHAT_ID,
+                tokens=["reference-token"] * n,
+                senderToken="reference-token",
+                sendUrl=f"{base}/api/chat/{REF_CHAT_ID}/messages",
+                messages=plan.fanout_messages,
+                warmup=plan.fanout_warmup,
+            )
             configs.append(Fanout(f"fanout.ref.{n}", "ref", n, spec))
     return configs
 
@@ -380,17 +479,26 @@ def _problem(row: Row, result: dict[str, Any]) -> str:
     return f"{result['non_2xx']} non-2xx: {result['statuses']}" if result["non_2xx"] else ""
 
 
-def run_row(row: Row, fleet: Fleet, core: int | None, duration_s: float) -> dict[str, Any]:
-    """One bounded load of one row; failures are recorded, never raised."""
-    load = replace(row.load, duration_s=duration_s)
+def run_row(
+    row: Row, fleet: Fleet, core: int | None, duration_s: float | None = None
+) -> dict[str, Any]:
+    """One bounded load of one row, then wait until its server is idle again.
+
+    Failures are recorded, never raised. The wait matters: requests still queued when the
+    load generator stops keep the server's core busy, and would slow the next row.
+    """
+    load = row.load if duration_s is None else replace(row.load, duration_s=duration_s)
+    server = fleet.servers[row.server]
     try:
         if row.reseed_writers:
-            base = fleet.servers[row.server].base
-            load = replace(load, targets=asyncio.run(_reseed_writers(base, row.reseed_writers)))
+            targets = asyncio.run(_reseed_writers(server.base, row.reseed_writers))
+            load = replace(load, targets=targets)
         result = run_load(load, core=core)
     except Exception as err:  # a failed rep is data, not a crash of the whole run
-        return {"failed": f"{type(err).__name__}: {err}"[:400]}
-    result["problem"] = _problem(row, result)
+        result = {"failed": f"{type(err).__name__}: {err}"[:400]}
+    else:
+        result["problem"] = _problem(row, result)
+    result["drain_s"] = procs.wait_idle(server, fleet.probes[row.server], timeout_s=60)
     return result
 
 
@@ -417,7 +525,9 @@ def rotated(items: list[Any], rep: int) -> list[Any]:
     return items[shift:] + items[:shift]
 
 
-def warm_up(plan: Plan, rows: list[Row], configs: list[Fanout], fleet: Fleet, core: int | None) -> None:
+def warm_up(
+    plan: Plan, rows: list[Row], configs: list[Fanout], fleet: Fleet, core: int | None
+) -> None:
     """One short unrecorded pass over every configuration."""
     if plan.warmup_s <= 0:
         return
@@ -428,11 +538,13 @@ def warm_up(plan: Plan, rows: list[Row], configs: list[Fanout], fleet: Fleet, co
         run_fanout_config(replace(config, spec=short), core)
 
 
-def run_reps(plan: Plan, rows: list[Row], configs: list[Fanout], fleet: Fleet, core: int | None) -> None:
+def run_reps(
+    plan: Plan, rows: list[Row], configs: list[Fanout], fleet: Fleet, core: int | None
+) -> None:
     """Interleave every configuration, rep by rep, in a rotating order."""
     for rep in range(plan.reps):
         for position, row in enumerate(rotated(rows, rep)):
-            result = run_row(row, fleet, core, plan.duration_s)
+            result = run_row(row, fleet, core)
             row.reps.append({"rep": rep, "position": position, **result})
             _progress(rep, row.key, result)
         for position, config in enumerate(rotated(configs, rep)):
@@ -460,15 +572,21 @@ def summarise_row(row: Row) -> dict[str, Any]:
     done = [r for r in row.reps if "failed" not in r]
     problems = sorted({r["problem"] for r in row.reps if r.get("problem")})
     record: dict[str, Any] = {
-        "key": row.key, "label": row.label, "group": row.group, "server": row.server,
-        "method": row.load.method, "path": row.load.url.split("/", 3)[-1],
-        "connections": row.load.connections, "expect": row.expect,
-        "reps": row.reps, "problem": "; ".join(problems)[:600],
+        "key": row.key,
+        "label": row.label,
+        "group": row.group,
+        "server": row.server,
+        "method": row.load.method,
+        "path": row.load.url.split("/", 3)[-1],
+        "connections": row.load.connections,
+        "expect": row.expect,
+        "reps": row.reps,
+        "problem": "; ".join(problems)[:600],
         "requests": sum(r["requests"] for r in done),
         "errors": sum(r["error_count"] for r in done),
         "non_2xx": sum(r["non_2xx"] for r in done),
         "capped": any(r["capped"] for r in done),
-    }  # fmt: skip
+    }
     if done:
         record["median"] = {
             "rps": round(median([r["rps"] for r in done]), 1),
@@ -483,12 +601,15 @@ def summarise_fanout(config: Fanout) -> dict[str, Any]:
     done = [r for r in config.reps if "failed" not in r]
     problems = sorted({r["problem"] for r in config.reps if r.get("problem")})
     record: dict[str, Any] = {
-        "key": config.key, "target": config.target, "n": config.n,
-        "messages_per_rep": config.spec.messages, "reps": config.reps,
+        "key": config.key,
+        "target": config.target,
+        "n": config.n,
+        "messages_per_rep": config.spec.messages,
+        "reps": config.reps,
         "problem": "; ".join(problems)[:600],
         "missed_deliveries": sum(r["missed_deliveries"] for r in done),
         "non_2xx": sum(r["non_2xx"] for r in done),
-    }  # fmt: skip
+    }
     if done:
         record["median"] = {
             "p50_ms": round(median([r["p50_ms"] for r in done]), 3),
@@ -519,6 +640,7 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "fanout_messages": plan.fanout_messages,
         "fanout_warmup": plan.fanout_warmup,
         "warmup_s": plan.warmup_s,
+        "history_duration_s": plan.history_duration_s,
         "our_env": OUR_ENV,
         "load_tool": "wrk" if wrk_available() else "aiohttp (benchmarks/loadgen.py)",
         "fanout_client": "node socket.io-client" if node_client_available() else "python-socketio",
@@ -592,7 +714,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fixture_summary(fixture: dict[str, Any]) -> dict[str, Any]:
-    summary: dict[str, Any] = {k: fixture[k] for k in ("storedMessages", "bulkInsert") if k in fixture}
+    summary: dict[str, Any] = {
+        k: fixture[k] for k in ("storedMessages", "bulkInsert") if k in fixture
+    }
     if "reader" in fixture:
         summary["readerChats"] = len(fixture["reader"]["chatIds"])
     if "fanout" in fixture:

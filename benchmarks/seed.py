@@ -113,9 +113,7 @@ async def writer_fixture(seeder: Seeder, senders: int) -> dict[str, Any]:
         seeder.direct_chat(w, p) for w, p in zip(writers, partners, strict=True)
     )
     return {
-        "targets": [
-            {"token": w.token, "chatId": c} for w, c in zip(writers, chat_ids, strict=True)
-        ]
+        "targets": [{"token": w.token, "chatId": c} for w, c in zip(writers, chat_ids, strict=True)]
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -99,6 +100,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         for user, token in seed_demo(app.services):
             print(f"  {user['role']:<8} {user['name']:<12} {user['_id']}  {token}", flush=True)
     print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was there before it; a quiet one here makes a drained stop exit 0.
+    stopped_by: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: stopped_by.append(received))
     uvicorn.run(
         app,
         host=settings.host,
@@ -108,6 +114,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    if stopped_by:
+        log.info("stopped by %s after draining requests", signal.Signals(stopped_by[0]).name)
     return 0
 
 

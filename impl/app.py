@@ -85,6 +85,10 @@ class ChatApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
+    def close(self) -> None:
+        """Release the store's connections (also done at lifespan shutdown)."""
+        self.services.store.db.client.close()
+
 
 def _presence(settings: Settings) -> Presence:
     if settings.redis_url:
@@ -246,6 +250,7 @@ class _Outer:
             elif message["type"] == "lifespan.shutdown":
                 if self.index_task is not None:
                     self.index_task.cancel()
+                self.services.store.db.client.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -27,9 +27,16 @@ import yaml
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
+from impl.errors import DEFAULT_CODES, PROBLEM_JSON, problem_body
 from impl.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +55,11 @@ DOCS_PREFIXES = (
 DOCS_PATHS = frozenset({"/", "/docs", "/docs/"})
 
 # Files the docs app hands out, by folder: nothing else under those folders is reachable.
-STATIC_FILES = {"docs.css": "text/css", "asyncapi-page.js": "text/javascript"}
+STATIC_FILES = {
+    "docs.css": "text/css",
+    "asyncapi-page.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 RENDERER_FILES = {
     "index.js": "text/javascript",
     "default.min.css": "text/css",
@@ -60,7 +71,7 @@ PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-acti
 # The renderer's bundled parser compiles JSON schemas with `new Function` (ajv) and React
 # sets inline styles, hence the two relaxations; every source is still this server only.
 RENDERER_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
 )
 
@@ -163,6 +174,18 @@ def pick(folder: Path, name: str, allowed: dict[str, str]) -> FileResponse:
     return file_response(path, allowed[name])
 
 
+async def problem(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405 as the contract's problem documents, like the API's."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    path = request.url.path
+    detail = f"no document at {path}"
+    if status == 405:
+        detail = f"{request.method} is not allowed on {path}"
+    body = problem_body(status, detail, DEFAULT_CODES.get(status, "ERROR"))
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
 def create_docs_app(
     settings: Settings,
     build_dir: Path = BUILD_DIR,
@@ -227,5 +250,6 @@ def create_docs_app(
             Route("/docs/asyncapi/{name}", renderer_file),
             Route("/docs/static/{name}", static_file),
             Route("/notebooks/{name}", notebook),
-        ]
+        ],
+        exception_handlers={HTTPException: problem},
     )

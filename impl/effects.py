@@ -89,11 +89,17 @@ class EffectRunner:
         if isinstance(effect, Emit):
             await self.emit(effect)
         elif isinstance(effect, LeaveRoom):
-            for sid in await self.presence.sids(effect.user_id):
+            for sid in await self.sockets_of(effect.user_id):
                 await self.sio.leave_room(sid, effect.room)
         elif isinstance(effect, DisconnectUser):
-            for sid in await self.presence.sids(effect.user_id):
+            for sid in await self.sockets_of(effect.user_id):
                 await self.sio.disconnect(sid)
         elif self.notifier is not None:
             online = await self.presence.online(effect.user_ids)
             await self.notifier(effect, online)
+
+    async def sockets_of(self, user_id: str) -> list[str]:
+        """The user's sockets in every process (presence), and surely those of this one
+        (its `user-<id>` room), even when the shared presence store cannot be reached."""
+        here = {sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))}
+        return sorted(here.union(await self.presence.sids(user_id)))

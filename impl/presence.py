@@ -2,16 +2,22 @@
 
 Offline notifications ask `online()`; room changes and bans ask `sids()` and then act
 through python-socketio's manager, which reaches sockets of other processes by sid.
+With Redis, each user is a Redis set of sids; when Redis cannot be reached (or answers too
+slowly) every call falls back to what this process knows, and the outage and the recovery
+are logged once each instead of on every call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger("impl.presence")
+
+REDIS_TIMEOUT_SECONDS = 1.0
 
 
 class Presence(Protocol):
@@ -45,10 +51,17 @@ class LocalPresence:
 class RedisPresence:
     """A Redis set per user. Falls back to this process's view when Redis fails."""
 
-    def __init__(self, redis: Any, prefix: str = "chat:presence:") -> None:
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str = "chat:presence:",
+        timeout_seconds: float = REDIS_TIMEOUT_SECONDS,
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.timeout_seconds = timeout_seconds
         self.local = LocalPresence()
+        self.reachable = True
 
     async def add(self, user_id: str, sid: str) -> None:
         await self.local.add(user_id, sid)
@@ -66,18 +79,28 @@ class RedisPresence:
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         wanted = list(user_ids)
-        found: set[str] = set()
+        if not wanted:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
         for user_id in wanted:
-            count = await self._try(self.redis.scard(self.prefix + user_id))
-            if count is None:
-                return await self.local.online(wanted)
-            if count:
-                found.add(user_id)
-        return found
+            pipe.scard(self.prefix + user_id)
+        counts = await self._try(pipe.execute())
+        if counts is None:
+            return await self.local.online(wanted)
+        return {user_id for user_id, count in zip(wanted, counts, strict=True) if count}
 
-    async def _try(self, pending: Any) -> Any:
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def _try(self, pending: Awaitable[Any]) -> Any:
         try:
-            return await pending
+            result = await asyncio.wait_for(pending, self.timeout_seconds)
         except Exception as exc:  # Redis down: keep serving with what this process knows
-            log.warning("presence store unavailable: %s", exc)
+            if self.reachable:
+                log.warning("presence store unavailable, using this process's view: %r", exc)
+            self.reachable = False
             return None
+        if not self.reachable:
+            log.info("presence store reachable again")
+            self.reachable = True
+        return result

@@ -118,5 +118,5 @@ class Settings:
     def check(self) -> None:
         """Raise `SettingsError` with a one-line reason if the server must not start."""
         _ = self.signing_secret
-        if len(self.signing_secret) < 16:
-            raise SettingsError("JWT_SECRET must be at least 16 characters long")
+        if len(self.signing_secret.encode()) < 32:
+            raise SettingsError("JWT_SECRET must be at least 32 bytes long (HS256 key length)")

@@ -2,8 +2,10 @@
 
 One small function per client event of asyncapi.yaml. Every handler answers through its
 acknowledgement, `{success: true}` or `{success: false, error: {code, detail}}`; nothing a
-client sends can raise out of a handler or close its connection. Each socket has a small
-token bucket so that one flooding client is refused quickly instead of slowing others.
+client sends can raise out of a handler or close its connection: not a payload of the
+wrong shape, not extra arguments, not an event named like a reserved one (`connect`,
+`disconnect`). Each socket has a small token bucket so that one flooding client is refused
+quickly instead of slowing others.
 """
 
 from __future__ import annotations
@@ -11,25 +13,30 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 from bson import ObjectId
+from pymongo.errors import ConnectionFailure
 
 from impl.auth import active_user, subject_of
 from impl.context import Services
 from impl.effects import Emit, chat_room, user_room
-from impl.errors import ApiError, Forbidden, NotFound, RateLimited, ValidationFailed
+from impl.errors import ApiError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from impl.store import parse_id
 
 log = logging.getLogger("impl.sockets")
 
+NAMESPACE = "/"
 MAX_PAYLOAD_BYTES = 16 * 1024
 BUCKET_CAPACITY = 30.0
 BUCKET_REFILL_PER_SECOND = 10.0
+TYPING_ENTRIES_BEFORE_PRUNE = 10_000
 
 Ack = dict[str, Any]
+Handler = Callable[[str, str, Any], Awaitable[Ack]]
 
 
 def ok() -> Ack:
@@ -57,6 +64,43 @@ class Bucket:
         return True
 
 
+@dataclass
+class TypingThrottle:
+    """When each (user, chat) last had a `typing-start` broadcast, in server-clock ms."""
+
+    throttle_ms: int
+    last: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def allow_start(self, key: tuple[str, str], now_ms: float) -> bool:
+        if now_ms - self.last.get(key, float("-inf")) < self.throttle_ms:
+            return False
+        if len(self.last) >= TYPING_ENTRIES_BEFORE_PRUNE:
+            self.prune(now_ms)
+        self.last[key] = now_ms
+        return True
+
+    def stop(self, key: tuple[str, str]) -> None:
+        self.last.pop(key, None)
+
+    def prune(self, now_ms: float) -> None:
+        """Forget entries that no longer throttle anything (typists who never sent a stop)."""
+        horizon = now_ms - self.throttle_ms
+        self.last = {key: at for key, at in self.last.items() if at > horizon}
+
+
+def single_payload(args: tuple[Any, ...]) -> Any:
+    """The one payload argument an event takes (None when the client sent none)."""
+    if len(args) > 1:
+        raise ValidationFailed("an event takes one payload argument")
+    return args[0] if args else None
+
+
+def payload_size(data: Any) -> int:
+    """Bytes of the payload as compact UTF-8 JSON (binary parts counted by their repr)."""
+    compact = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
+    return len(compact.encode("utf-8", "surrogatepass"))
+
+
 def chat_id_of(data: Any) -> ObjectId:
     """The chat id from `"<id>"` or `{"chatId": "<id>"}`; 400-style error otherwise."""
     if isinstance(data, dict):
@@ -68,12 +112,17 @@ def chat_id_of(data: Any) -> ObjectId:
     return parse_id(data, "chatId")
 
 
+def refused(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
+    """The refusal a client sees as `connect_error`: `message` and `data: {code, detail}`."""
+    return socketio.exceptions.ConnectionRefusedError(detail, {"code": code, "detail": detail})
+
+
 class ChatSockets:
     def __init__(self, sio: socketio.AsyncServer, services: Services) -> None:
         self.sio = sio
         self.services = services
         self.buckets: dict[str, Bucket] = {}
-        self.last_typing: dict[tuple[str, str], float] = {}
+        self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         sio.on("join-chat-room", self.guarded(self.join))
@@ -82,35 +131,54 @@ class ChatSockets:
         sio.on("typing-stop", self.guarded(self.typing_stop))
         sio.on("*", self.unknown)
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    def is_connected(self, sid: str) -> bool:
+        """True for a socket past its handshake and not leaving: the state in which the
+        `connect` and `disconnect` handlers can only be reached by a client's own event."""
+        return bool(self.sio.manager.is_connected(sid, NAMESPACE))
+
+    async def connect(self, sid: str, *args: Any) -> Ack | None:
+        if self.is_connected(sid):
+            return await self.unknown("connect", sid, *args)
+        auth = args[1] if len(args) > 1 else None
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
-            detail = "connect with auth {token}"
-            raise socketio.exceptions.ConnectionRefusedError(
-                detail, {"code": "UNAUTHORIZED", "detail": detail}
-            )
+            raise refused("UNAUTHORIZED", "connect with auth {token}")
         try:
             user_id = subject_of(self.services.settings, token)
             user = await self.services.run(active_user, self.services.store, user_id)
         except ApiError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                str(exc.detail), {"code": exc.code, "detail": str(exc.detail)}
-            ) from None
+            raise refused(exc.code, str(exc.detail)) from None
+        except ConnectionFailure:
+            raise refused("STORE_UNAVAILABLE", "the store cannot be reached; try again") from None
+        except Exception:
+            log.exception("socket handshake failed")
+            raise refused("INTERNAL_ERROR", "the connection could not be set up") from None
         await self.sio.save_session(sid, {"userId": str(user["_id"])})
         await self.sio.enter_room(sid, user_room(user["_id"]))
         await self.services.presence.add(str(user["_id"]), sid)
         self.buckets[sid] = Bucket()
         log.info("socket connected sid=%s user=%s", sid, user["_id"])
+        return None
 
-    async def disconnect(self, sid: str, reason: Any = None) -> None:
+    async def disconnect(self, sid: str, *args: Any) -> Ack | None:
+        if self.is_connected(sid):
+            return await self.unknown("disconnect", sid, *args)
         self.buckets.pop(sid, None)
         user_id = await self.user_of(sid)
         if user_id:
             await self.services.presence.remove(user_id, sid)
+        reason = args[0] if args else None
         log.info("socket disconnected sid=%s user=%s reason=%s", sid, user_id, reason)
+        return None
 
-    async def unknown(self, event: str, sid: str, data: Any = None) -> Ack:
+    async def unknown(self, event: Any, sid: str, *args: Any) -> Ack:
+        if not self.take(sid):
+            return failed("RATE_LIMITED", "too many events; slow down")
         return failed("UNKNOWN_EVENT", f"{str(event)[:64]!r} is not an event this server accepts")
+
+    def take(self, sid: str) -> bool:
+        bucket = self.buckets.get(sid)
+        return bucket is None or bucket.take()
 
     async def user_of(self, sid: str) -> str | None:
         try:
@@ -120,24 +188,30 @@ class ChatSockets:
         user_id: str | None = session.get("userId")
         return user_id
 
-    def guarded(self, handler: Any) -> Any:
-        async def run(sid: str, data: Any = None) -> Ack:
+    async def allowed_user(self, sid: str) -> str:
+        """The socket's user, if still allowed (a ban since the handshake refuses events)."""
+        user_id = await self.user_of(sid)
+        if user_id is None:
+            raise Unauthorized("this socket is not authenticated")
+        await self.services.run(active_user, self.services.store, ObjectId(user_id))
+        return user_id
+
+    def guarded(self, handler: Handler) -> Callable[..., Awaitable[Ack]]:
+        async def run(sid: str, *args: Any) -> Ack:
             try:
-                bucket = self.buckets.get(sid)
-                if bucket is not None and not bucket.take():
+                if not self.take(sid):
                     raise RateLimited("too many events; slow down")
-                if len(json.dumps(data, default=str)) > MAX_PAYLOAD_BYTES:
+                data = single_payload(args)
+                if payload_size(data) > MAX_PAYLOAD_BYTES:
                     raise ValidationFailed(
                         f"payload is larger than {MAX_PAYLOAD_BYTES} bytes",
                         code="PAYLOAD_TOO_LARGE",
                     )
-                user_id = await self.user_of(sid)
-                if user_id is None:
-                    raise ApiError("not authenticated", code="UNAUTHORIZED")
-                result: Ack = await handler(sid, user_id, data)
-                return result
+                return await handler(sid, await self.allowed_user(sid), data)
             except ApiError as exc:
                 return failed(exc.code, str(exc.detail))
+            except ConnectionFailure:
+                return failed("STORE_UNAVAILABLE", "the store cannot be reached; try again")
             except (TypeError, ValueError, RecursionError):
                 return failed("VALIDATION_FAILED", "payload is not valid")
             except Exception:
@@ -177,22 +251,20 @@ class ChatSockets:
             raise ValidationFailed("payload must be {chatId}")
         chat_id = chat_id_of(data)
         await self.require_participant(user_id, chat_id)
-        settings = self.services.settings
         key = (user_id, str(chat_id))
-        now = self.services.clock.now().timestamp() * 1000
-        if is_typing:
-            if now - self.last_typing.get(key, float("-inf")) < settings.typing_throttle_ms:
-                return ok()
-            self.last_typing[key] = now
-        else:
-            self.last_typing.pop(key, None)
+        if not is_typing:
+            self.typing_throttle.stop(key)
+        elif not self.typing_throttle.allow_start(
+            key, self.services.clock.now().timestamp() * 1000
+        ):
+            return ok()
         payload = {
             "chatId": str(chat_id),
             "userId": user_id,
             "isTyping": is_typing,
-            "expiresInMs": settings.typing_expires_ms,
+            "expiresInMs": self.services.settings.typing_expires_ms,
         }
-        typist_sids = await self.services.presence.sids(user_id)
-        skip = typist_sids or [sid]
+        # Every socket of the typist, in any process, is skipped: not only this one.
+        skip = sorted({sid, *await self.services.presence.sids(user_id)})
         await self.services.effects.emit(Emit(chat_room(chat_id), "user-typing", payload, skip))
         return ok()

@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// Opens the served docs in headless Chromium and checks what a reader would see:
+//   /              the landing page links every document, and every link answers 200
+//   /docs/api/     Swagger UI 5 renders exactly the operations of openapi.yaml
+//   /docs/asyncapi/ the AsyncAPI page renders every operation and message of asyncapi.yaml
+// On every page: no console error, no uncaught exception, no failed or 4xx/5xx request,
+// and no request to any host but the server's (each request URL is recorded; off-site
+// ones are blocked and reported). Screenshots and report.json go to OUT_DIR.
+//
+// Usage: node tests/browser/docs_pages.mjs BASE_URL EXPECT_JSON OUT_DIR
+//   EXPECT_JSON: {restOperations: ["GET /api/chat", ...], asyncapiOperations: [...],
+//                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"]}
+// Environment: CHROMIUM_PATH (default /usr/bin/chromium).
+// Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { argv, env, exit, stderr, stdout } from 'node:process';
+
+import { chromium } from 'playwright-core';
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+const WAIT_MS = 30_000;
+const LOCAL_SCHEMES = new Set(['data:', 'blob:', 'about:']);
+
+/** Everything observed during the run; report.json is this object. */
+class Recorder {
+  constructor(base) {
+    this.origin = new URL(base).origin;
+    this.requests = [];
+    this.offsite = [];
+    this.failures = [];
+    this.pages = [];
+    this.current = 'startup';
+  }
+
+  isLocal(url) {
+    const parsed = new URL(url);
+    return LOCAL_SCHEMES.has(parsed.protocol) || parsed.origin === this.origin;
+  }
+
+  fail(message) {
+    this.failures.push(`${this.current}: ${message}`);
+  }
+
+  check(condition, message) {
+    if (!condition) this.fail(message);
+    return condition;
+  }
+
+  watch(context) {
+    context.on('request', (request) => {
+      this.requests.push({ page: this.current, method: request.method(), url: request.url() });
+    });
+    context.on('requestfailed', (request) => {
+      if (this.isLocal(request.url())) {
+        this.fail(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+      }
+    });
+    context.on('response', (response) => {
+      if (response.status() >= 400) this.fail(`${response.status()} from ${response.url()}`);
+    });
+  }
+
+  watchPage(page) {
+    page.on('console', (message) => {
+      if (message.type() === 'error') this.fail(`console error: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => this.fail(`uncaught exception: ${error.message}`));
+    page.on('websocket', (socket) => {
+      this.requests.push({ page: this.current, method: 'WEBSOCKET', url: socket.url() });
+      if (!this.isLocal(socket.url().replace(/^ws/, 'http'))) this.offsite.push(socket.url());
+    });
+  }
+}
+
+async function blockOffsite(context, recorder) {
+  await context.route('**/*', async (route) => {
+    const url = route.request().url();
+    if (recorder.isLocal(url)) {
+      await route.continue();
+    } else {
+      recorder.offsite.push(url);
+      await route.abort('blockedbyclient');
+    }
+  });
+}
+
+async function visit(page, recorder, name, url) {
+  recorder.current = name;
+  const response = await page.goto(url, { waitUntil: 'load', timeout: WAIT_MS });
+  recorder.check(response?.status() === 200, `GET ${url} answered ${response?.status()}`);
+}
+
+async function settle(page) {
+  await page.waitForLoadState('networkidle', { timeout: WAIT_MS });
+}
+
+async function shoot(page, recorder, outDir, name, fullPage) {
+  const path = join(outDir, `${name}.png`);
+  await page.screenshot({ path, fullPage });
+  recorder.pages.push({ name, url: page.url(), title: await page.title(), screenshot: path });
+}
+
+async function checkLanding(page, recorder, base, expect, outDir) {
+  await visit(page, recorder, 'landing', `${base}/`);
+  const hrefs = await page.$$eval('a[href]', (links) => links.map((a) => a.getAttribute('href')));
+  const wanted = ['/docs/api/', '/docs/asyncapi/', '/openapi.yaml', '/openapi.json', '/asyncapi.yaml'];
+  wanted.push(...expect.notebooks.map((name) => `/notebooks/${name}`));
+  for (const href of wanted) recorder.check(hrefs.includes(href), `no link to ${href}`);
+  for (const href of new Set(hrefs)) {
+    // fetch() from the page: the request is recorded and held to the same rules.
+    const status = await page.evaluate(async (h) => (await fetch(h)).status, href);
+    recorder.check(status === 200, `link ${href} answered ${status}`);
+  }
+  await settle(page);
+  await shoot(page, recorder, outDir, 'landing', true);
+}
+
+async function checkSwaggerUi(page, recorder, base, expect, outDir) {
+  await visit(page, recorder, 'swagger-ui', `${base}/docs/api/`);
+  const count = expect.restOperations.length;
+  await page
+    .waitForFunction((n) => document.querySelectorAll('.opblock').length >= n, count, {
+      timeout: WAIT_MS,
+    })
+    .catch(() => recorder.fail(`fewer than ${count} operations rendered`));
+  const rendered = await page.$$eval('.opblock', (blocks) =>
+    blocks.map((block) => {
+      const method = [...block.classList].find((c) => /^opblock-(get|put|post|patch|delete)$/.test(c));
+      const path = block.querySelector('.opblock-summary-path')?.getAttribute('data-path');
+      return `${(method ?? '').replace('opblock-', '').toUpperCase()} ${path}`;
+    })
+  );
+  compareSets(recorder, 'REST operations', expect.restOperations, rendered);
+  const version = await page.evaluate(() => window.versions?.swaggerUI?.version ?? null);
+  recorder.check(/^5\./.test(version ?? ''), `Swagger UI version is ${version}, not 5.x`);
+  recorder.check(!(await page.$('.errors-wrapper')), 'Swagger UI shows errors about the spec');
+  await settle(page);
+  await shoot(page, recorder, outDir, 'swagger-ui', true);
+  // Open one operation: its parameters and responses must render too.
+  await page.locator('.opblock-summary').first().click();
+  await page.locator('.opblock-body .responses-table').first().waitFor({ timeout: WAIT_MS });
+  await settle(page);
+  await shoot(page, recorder, outDir, 'swagger-ui-operation', false);
+}
+
+async function checkAsyncApi(page, recorder, base, expect, outDir) {
+  await visit(page, recorder, 'asyncapi', `${base}/docs/asyncapi/`);
+  const ready = await page
+    .waitForSelector('#asyncapi #messages', { timeout: WAIT_MS })
+    .catch(() => null);
+  recorder.check(ready !== null, 'the AsyncAPI component rendered no message list');
+  await settle(page);
+  const text = await page.evaluate(() => document.body.innerText);
+  recorder.check(!text.includes('There are errors'), 'the AsyncAPI component reports errors');
+  const ids = new Set(await page.$$eval('#asyncapi [id]', (nodes) => nodes.map((n) => n.id)));
+  const operationIds = [...ids].filter((id) => /^operation-[a-z]+-[A-Za-z0-9_]+$/.test(id));
+  const rendered = operationIds.map((id) => id.replace(/^operation-[a-z]+-/, ''));
+  compareSets(recorder, 'AsyncAPI operations', expect.asyncapiOperations, rendered);
+  const messages = (await page.locator('#messages').innerText()) ?? '';
+  for (const [key, eventName] of Object.entries(expect.asyncapiMessages)) {
+    recorder.check(ids.has(`message-${key}`), `message ${key} is not rendered`);
+    if (eventName) {
+      recorder.check(messages.includes(eventName), `event ${eventName} is not in the message list`);
+    }
+  }
+  await shoot(page, recorder, outDir, 'asyncapi', false);
+  await page.locator('#messages').scrollIntoViewIfNeeded();
+  await shoot(page, recorder, outDir, 'asyncapi-messages', false);
+}
+
+function compareSets(recorder, what, expected, rendered) {
+  const have = new Set(rendered);
+  const want = new Set(expected);
+  const missing = [...want].filter((x) => !have.has(x));
+  const extra = [...have].filter((x) => !want.has(x));
+  recorder.check(missing.length === 0, `${what} not rendered: ${missing.join(', ')}`);
+  recorder.check(extra.length === 0, `${what} rendered but not in the spec: ${extra.join(', ')}`);
+}
+
+async function main() {
+  const [base, expectPath, outDir] = argv.slice(2);
+  if (!base || !expectPath || !outDir) {
+    stderr.write('usage: node tests/browser/docs_pages.mjs BASE_URL EXPECT_JSON OUT_DIR\n');
+    return 2;
+  }
+  const expect = JSON.parse(await readFile(expectPath, 'utf8'));
+  await mkdir(outDir, { recursive: true });
+  const recorder = new Recorder(base);
+  const browser = await chromium.launch({
+    executablePath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_FLAGS,
+  });
+  const version = browser.version();
+  try {
+    const context = await browser.newContext({
+      viewport: { width: 1440, height: 900 },
+      serviceWorkers: 'block',
+    });
+    recorder.watch(context);
+    await blockOffsite(context, recorder);
+    const page = await context.newPage();
+    recorder.watchPage(page);
+    for (const check of [checkLanding, checkSwaggerUi, checkAsyncApi]) {
+      try {
+        await check(page, recorder, base, expect, outDir);
+      } catch (error) {
+        recorder.fail(`${error.name}: ${error.message.split('\n')[0]}`);
+      }
+    }
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+  for (const url of recorder.offsite) recorder.failures.push(`request left the server: ${url}`);
+  const report = {
+    browser: version,
+    pages: recorder.pages,
+    requests: recorder.requests,
+    offsite: recorder.offsite,
+    failures: recorder.failures,
+  };
+  await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const summary = `${recorder.pages.length} pages, ${recorder.requests.length} requests, ${recorder.offsite.length} off-site`;
+  if (recorder.failures.length) {
+    stderr.write(`FAILED (${summary}):\n${recorder.failures.map((f) => `  - ${f}`).join('\n')}\n`);
+    return 1;
+  }
+  stdout.write(`ok: ${summary}; screenshots in ${outDir}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => exit(code),
+  (error) => {
+    stderr.write(`browser run failed: ${error.stack ?? error}\n`);
+    exit(2);
+  }
+);

@@ -1,0 +1,270 @@
+"""What the fuzz tests share: the hypothesis budgets, a seeded app ("world") whose ids the
+generated requests are pinned to, the Schemathesis configuration built from
+`schemathesis.toml` plus those ids, and the contract's own response checks.
+
+Not a conftest on purpose: `tests/conftest.py` is imported as the module `conftest` by the
+other test files, and a second conftest here would shadow it for them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+from impl.app import ChatApp, create_app
+from impl.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# ---- Budgets -------------------------------------------------------------------------
+# `ci` (the default) keeps `tox -e fuzz` within a few minutes on two cores; `long`
+# (`FUZZ_PROFILE=long`, `tox -e fuzz-long`) is for nightly or pre-release runs.
+
+PROFILE = os.environ.get("FUZZ_PROFILE", "ci")
+
+
+@dataclass(frozen=True)
+class Budget:
+    operation_examples: int  # fuzzing-phase cases per operation (schemathesis)
+    stateful_examples: int  # state machine runs
+    stateful_steps: int  # steps per state machine run
+    property_examples: int  # examples per hypothesis property
+
+
+BUDGETS = {
+    "ci": Budget(operation_examples=30, stateful_examples=40, stateful_steps=20, property_examples=30),
+    "long": Budget(
+        operation_examples=500, stateful_examples=400, stateful_steps=40, property_examples=400
+    ),
+}
+BUDGET = BUDGETS[PROFILE]
+
+_COMMON: dict[str, Any] = {
+    "deadline": None,  # a whole app is built per example; wall time is not the property
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile(
+    "ci", max_examples=BUDGETS["ci"].property_examples, database=None, print_blob=True, **_COMMON
+)
+settings.register_profile("long", max_examples=BUDGETS["long"].property_examples, **_COMMON)
+settings.load_profile(PROFILE)
+
+
+# ---- The seeded world ----------------------------------------------------------------
+
+# The smallest file the server accepts as image/png: the bytes decide the type.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
+
+
+@dataclass
+class Member:
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    """An app seeded so that every pinned id is real and the caller may touch it.
+
+    `owner` is the identity every generated request carries. It created `group` (so it may
+    add and remove participants), wrote `editable` and `deletable`, and sent `file_id`.
+    `peer` wrote `foreign` (a message `owner` may read and reply to but not edit).
+    `spares` are users outside every chat, for `add_participant`; `spares[0]` is in the
+    group so that `remove_participant` has someone to remove. `dev_target` is the user
+    `PATCH /api/dev/users/{id}` changes: banning it harms nobody.
+    """
+
+    app: ChatApp
+    owner: Member
+    peer: Member
+    spares: list[str]
+    dev_target: str
+    group: str
+    direct: str
+    editable: str
+    deletable: str
+    foreign: str
+    file_id: str
+    message_ids: list[str] = field(default_factory=list)
+
+
+def fuzz_settings(**changes: Any) -> Settings:
+    """The app's settings for fuzzing: response validation on, everything else default."""
+    return Settings(validate_responses=True, **changes)
+
+
+def build_world(settings_: Settings | None = None) -> World:
+    app = create_app(settings_ or fuzz_settings())
+    with asgi.get_client(app) as client:
+
+        def user(name: str, role: str = "user") -> Member:
+            r = client.post("/api/dev/users", json={"name": name, "role": role})
+            assert r.status_code == 201, r.text
+            data = r.json()["data"]
+            return Member(data["user"]["_id"], data["token"])
+
+        def call(who: Member, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+            r = client.request(method, path, headers=who.headers, **kwargs)
+            assert r.status_code in (200, 201), r.text
+            data: dict[str, Any] = r.json()["data"]
+            return data
+
+        owner, peer = user("owner"), user("peer")
+        spares = [user(f"spare {i}").id for i in range(3)]
+        dev_target = user("dev target").id
+        group = call(
+            owner,
+            "POST",
+            "/api/chat",
+            json={"participantIds": [peer.id, spares[0]], "type": "group", "title": "fuzz"},
+        )["chat"]["_id"]
+        direct = call(owner, "POST", "/api/chat", json={"participantIds": [peer.id]})["chat"]["_id"]
+
+        def send(who: Member, content: str) -> str:
+            path = f"/api/chat/{group}/messages"
+            message_id: str = call(who, "POST", path, json={"content": content})["message"]["_id"]
+            return message_id
+
+        editable, deletable = send(owner, "edit me"), send(owner, "delete me")
+        foreign = send(peer, "from the peer")
+        sent = call(
+            owner,
+            "POST",
+            f"/api/chat/{group}/messages/file",
+            files={"file": ("pixel.png", PNG, "image/png")},
+            data={"content": "a picture"},
+        )["message"]
+        file_id = sent["attachments"][0]["fileId"]
+    return World(
+        app=app,
+        owner=owner,
+        peer=peer,
+        spares=spares,
+        dev_target=dev_target,
+        group=group,
+        direct=direct,
+        editable=editable,
+        deletable=deletable,
+        foreign=foreign,
+        file_id=file_id,
+        message_ids=[editable, deletable, foreign, sent["_id"]],
+    )
+
+
+# ---- Schemathesis configuration --------------------------------------------------------
+
+
+def base_config() -> dict[str, Any]:
+    with (ROOT / "schemathesis.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def config_for(world: World, *, max_examples: int) -> SchemathesisConfig:
+    """`schemathesis.toml` plus the world: auth, pinned path ids, dictionaries of real ids."""
+    data = base_config()
+    users = [world.owner.id, world.peer.id, *world.spares]
+    data["auth"] = {"openapi": {"bearerAuth": {"bearer": world.owner.token}}}
+    data.setdefault("generation", {})["max-examples"] = max_examples
+    # Real ids that generated bodies and queries draw from half of the time, so that
+    # requests get past "unknown id" to the rules behind it.
+    data["dictionaries"] = {
+        "users": {"values": users},
+        "spares": {"values": world.spares},
+        "messages": {"values": world.message_ids},
+    }
+    data["parameters"] = {
+        # Every chat-scoped path is the owner's group chat (the owner created it).
+        "path.id": world.group,
+        "path.messageId": world.editable,
+        "path.participantId": world.spares[0],
+        "path.fileId": world.file_id,
+        "body.participantIds[*]": {"dictionary": "users", "probability": 0.5},
+        "body.sellerId": {"dictionary": "users", "probability": 0.5},
+        "body.userId": {"dictionary": "spares", "probability": 0.5},
+        "body.replyToMessageId": {"dictionary": "messages", "probability": 0.5},
+        "body.messageIds[*]": {"dictionary": "messages", "probability": 0.5},
+        "query.before": {"dictionary": "messages", "probability": 0.3},
+    }
+    operations = data.setdefault("operations", [])
+    operations += [
+        # Deleting is tested on its own message, so that editing keeps a live one.
+        {"include-operation-id": "delete_message", "parameters": {"messageId": world.deletable}},
+        # The dev user endpoint changes (and may ban) a user that is in no chat.
+        {"include-operation-id": "update_dev_user", "parameters": {"id": world.dev_target}},
+    ]
+    return SchemathesisConfig.from_dict(data, base_dir=str(ROOT))
+
+
+def load_schema(world: World, *, max_examples: int) -> OpenApiSchema:
+    config = config_for(world, max_examples=max_examples)
+    return schemathesis.openapi.from_asgi("/openapi.json", world.app, config=config)
+
+
+# ---- The contract's own checks (registered for every schemathesis run in the process) ---
+
+SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+PROBLEM_MEMBERS = ("type", "title", "detail")
+
+
+def _header(response: schemathesis.Response, name: str) -> str:
+    values = response.headers.get(name.lower()) or [""]
+    return str(values[0])
+
+
+def _has_body(response: schemathesis.Response) -> bool:
+    return response.request.method != "HEAD" and response.status_code != 304
+
+
+@schemathesis.check
+def problem_document(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """Every 4xx/5xx is the contract's RFC 9457 document with `success: false` and a code."""
+    if response.status_code < 400 or not _has_body(response):
+        return None
+    media_type = _header(response, "content-type").split(";")[0].strip()
+    assert media_type == "application/problem+json", f"error served as {media_type!r}"
+    body = response.json()
+    assert isinstance(body, dict), "the problem document is not a JSON object"
+    assert body.get("success") is False, "a problem document carries success: false"
+    assert body.get("status") == response.status_code, "`status` differs from the HTTP status"
+    for member in PROBLEM_MEMBERS:
+        assert isinstance(body.get(member), str), f"`{member}` is missing or not a string"
+    code = body.get("code")
+    assert isinstance(code, str) and SCREAMING_SNAKE.match(code), f"bad code {code!r}"
+    assert "Traceback" not in response.text, "a stack trace reached the client"
+    if response.status_code == 401:
+        challenge = _header(response, "www-authenticate")
+        assert challenge.startswith("Bearer"), "401 without WWW-Authenticate: Bearer"
+    return None
+
+
+@schemathesis.check
+def success_envelope(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """Every 2xx JSON body is `{"success": true, "data": {...}}`."""
+    if not 200 <= response.status_code < 300 or not _has_body(response):
+        return None
+    media_type = _header(response, "content-type").split(";")[0].strip()
+    if media_type != "application/json":
+        return None  # attachments are served as their own type
+    body = response.json()
+    assert isinstance(body, dict), "the body is not a JSON object"
+    assert body.get("success") is True, "a success carries success: true"
+    assert isinstance(body.get("data"), dict), "a success carries a `data` object"
+    return None

@@ -1,0 +1,230 @@
+"""Helpers for the Socket.IO tests: a real uvicorn server per app, clients that check every
+event and acknowledgement they get against asyncapi.yaml, and barriers that prove an event
+did *not* arrive without sleeping.
+
+    serving(app)          uvicorn on a free 127.0.0.1 port, inside the test's event loop
+    Socket                one python-socketio AsyncClient (aiohttp transport) for one user
+    Sockets               opens sockets for a test and closes them all afterwards
+    live / sockets        the fixtures: the `app` fixture served, and a `Sockets` for it
+
+A test module loads the fixtures with `pytest_plugins = ["sockets_support"]`.
+
+Proving absence: python-socketio handles an event before any packet that arrives after it,
+and the server writes a socket's packets in order. So once an acknowledgement to a client
+event comes back, every event the server queued for that socket before answering it has
+been recorded (`Socket.barrier`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import socketio
+import uvicorn
+
+from asyncapi_contract import validate_ack, validate_schema, validate_server_event
+from conftest import User
+from impl.app import ChatApp
+
+EVENT_TIMEOUT = 5.0
+# A well-formed chat id no chat has: leaving its room is a harmless round trip.
+NO_CHAT = "000000000000000000000000"
+
+log = logging.getLogger("tests.sockets")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(app: ChatApp) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free port; yield its base URL; stop it afterwards."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await app.sio.shutdown()
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class Received:
+    event: str
+    payload: Any
+
+
+class Socket:
+    """One connected client. Every event it gets is checked against asyncapi.yaml when it
+    arrives (failures are kept and raised by `check`), and every acknowledgement too."""
+
+    def __init__(self, url: str, name: str = "socket") -> None:
+        self.url = url
+        self.name = name
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[Received] = []
+        self.consumed = 0
+        self.errors: list[AssertionError] = []
+        self.connect_errors: list[Any] = []
+        self.arrived = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._refused)
+        self.sio.on("disconnect", self._dropped)
+
+    def _record(self, event: str, *args: Any) -> None:
+        # Plain `def`: python-socketio runs it before handling any later packet.
+        payload = args[0] if len(args) == 1 else list(args)
+        try:
+            validate_server_event(event, payload)
+        except AssertionError as exc:
+            self.errors.append(exc)
+        self.events.append(Received(event, payload))
+        self.arrived.set()
+
+    def _refused(self, data: Any = None) -> None:
+        self.connect_errors.append(data)
+
+    def _dropped(self, reason: Any = None) -> None:
+        self.disconnected.set()
+
+    async def connect(self, auth: Any, transports: list[str] | None = None) -> None:
+        await self.sio.connect(
+            self.url, auth=auth, transports=transports or ["websocket"], wait_timeout=5
+        )
+
+    @property
+    def sid(self) -> str:
+        sid: str = self.sio.get_sid()
+        return sid
+
+    async def call(self, event: str, *args: Any, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
+        """Emit `event` with `args` (zero, one or more arguments) and return its checked ack."""
+        data: Any = None if not args else args[0] if len(args) == 1 else tuple(args)
+        ack = await self.sio.call(event, data, timeout=timeout)
+        validate_ack(ack)
+        assert isinstance(ack, dict)
+        return ack
+
+    async def join(self, chat_id: str) -> None:
+        ack = await self.call("join-chat-room", chat_id)
+        assert ack == {"success": True}, ack
+
+    async def barrier(self) -> None:
+        """Return once every event queued for this socket so far has been recorded."""
+        await self.call("leave-chat-room", NO_CHAT)
+
+    def names(self) -> list[str]:
+        return [r.event for r in self.events]
+
+    def all(self, event: str) -> list[Any]:
+        return [r.payload for r in self.events if r.event == event]
+
+    async def next(
+        self,
+        event: str,
+        where: Callable[[Any], bool] = lambda _: True,
+        timeout: float = EVENT_TIMEOUT,
+    ) -> Any:
+        """The first `event` not returned before (optionally matching `where`), waiting for it."""
+
+        async def first() -> Any:
+            while True:
+                for index in range(self.consumed, len(self.events)):
+                    got = self.events[index]
+                    if got.event == event and where(got.payload):
+                        self.consumed = index + 1
+                        return got.payload
+                self.arrived.clear()
+                await self.arrived.wait()
+
+        try:
+            return await asyncio.wait_for(first(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.name}: no {event!r} within {timeout}s; got {self.names()}"
+            ) from None
+
+    def check(self) -> None:
+        """Raise the first payload that broke asyncapi.yaml, if any did."""
+        if self.errors:
+            raise self.errors[0]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+        await self.sio.shutdown()
+
+
+class Sockets:
+    """Opens sockets against one server and closes them all when the test ends."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.opened: list[Socket] = []
+
+    def new(self, name: str = "socket") -> Socket:
+        opened = Socket(self.url, name)
+        self.opened.append(opened)
+        return opened
+
+    async def open(self, user: User, transports: list[str] | None = None) -> Socket:
+        opened = self.new(f"{user.id[-4:]}#{len(self.opened)}")
+        await opened.connect({"token": user.token}, transports)
+        return opened
+
+    async def refused(self, auth: Any) -> dict[str, Any]:
+        """Connect with `auth`, expect a refusal, and return its documented `connect_error`."""
+        opened = self.new("refused")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await opened.connect(auth)
+        assert len(opened.connect_errors) == 1, opened.connect_errors
+        error: dict[str, Any] = opened.connect_errors[0]
+        validate_schema("ConnectError", error)
+        return error
+
+    async def close_all(self) -> None:
+        for opened in self.opened:
+            await opened.close()
+        for opened in self.opened:
+            opened.check()
+
+
+@pytest.fixture
+async def live(app: ChatApp) -> AsyncIterator[str]:
+    """The `app` fixture served by a real uvicorn; its base URL."""
+    async with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+async def sockets(live: str) -> AsyncIterator[Sockets]:
+    opened = Sockets(live)
+    yield opened
+    await opened.close_all()

@@ -1,0 +1,49 @@
+"""The command line: `--help` explains every knob; `token` prints a usable token."""
+
+from __future__ import annotations
+
+import jwt
+
+from impl.__main__ import main
+from impl.dev import DEMO_CAST
+from impl.settings import DEV_JWT_SECRET
+from test_faults import run_cli
+
+
+def test_help_names_every_setting() -> None:
+    done = run_cli("serve", "--help")
+    assert done.returncode == 0
+    for name in (
+        "--host",
+        "--port",
+        "--mongo-uri",
+        "--redis-url",
+        "MONGODB_URI",
+        "MONGO_TIMEOUT_MS",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "CHAT_DEV",
+        "CHAT_MAX_MESSAGE_LENGTH",
+        "CHAT_EDIT_WINDOW_SECONDS",
+        "CHAT_RATE_LIMIT",
+        "CHAT_RATE_WINDOW_SECONDS",
+        "CHAT_MAX_UPLOAD_BYTES",
+        "CORS_ORIGINS",
+    ):
+        assert name in done.stdout, name
+
+
+def test_token_for_a_demo_user(capsys) -> None:  # type: ignore[no-untyped-def]
+    demo_id = DEMO_CAST[0][0]
+    assert main(["token", demo_id]) == 0
+    token = capsys.readouterr().out.strip()
+    assert jwt.decode(token, DEV_JWT_SECRET, algorithms=["HS256"])["sub"] == demo_id
+
+
+def test_token_for_an_unknown_user_fails(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["token", "0123456789abcdef01234567"]) == 1
+    assert "unknown user" in capsys.readouterr().err
+
+
+def test_token_for_a_malformed_id_fails(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["token", "nope"]) == 2

@@ -1,0 +1,162 @@
+"""Faults and operations: an unreachable store, refusing to start unsafely, graceful
+shutdown, and the per-request log line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import Api, assert_problem
+from impl.app import ChatApp, create_app
+from impl.auth import issue_token
+from impl.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unreachable_store_settings() -> Settings:
+    return Settings(
+        mongo_uri=f"mongodb://127.0.0.1:{closed_port()}/",
+        mongo_timeout_ms=300,
+        jwt_secret="a-test-secret-that-is-long-enough-for-hs256",
+    )
+
+
+@pytest.fixture
+def offline_app() -> Iterator[ChatApp]:
+    app = create_app(unreachable_store_settings())
+    yield app
+    app.close()
+
+
+class TestUnreachableStore:
+    async def test_requests_get_503_with_retry_after_quickly(self, offline_app: ChatApp) -> None:
+        app = offline_app
+        settings = app.services.settings
+        token = issue_token(settings, "0123456789abcdef01234567")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            started = time.monotonic()
+            r = await client.get("/api/chat", headers={"Authorization": f"Bearer {token}"})
+            elapsed = time.monotonic() - started
+        assert_problem(r, 503, "STORE_UNAVAILABLE")
+        assert int(r.headers["Retry-After"]) >= 1
+        assert elapsed < settings.mongo_timeout_ms / 1000 + 1
+
+    async def test_dev_endpoints_are_off_with_a_real_store(self, offline_app: ChatApp) -> None:
+        transport = httpx.ASGITransport(app=offline_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post("/api/dev/users", json={"name": "x"})
+        assert_problem(r, 404, "NOT_FOUND")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "impl", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_real_store_without_jwt_secret_refuses_to_start() -> None:
+    env = {"MONGODB_URI": "mongodb://127.0.0.1:1/", "JWT_SECRET": ""}
+    done = run_cli("serve", "--port", str(closed_port()), env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: JWT_SECRET must be set when MONGODB_URI points at a real store"
+    )
+
+
+async def wait_for_port(port: int, deadline: float = 20.0) -> None:
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"server did not listen on {port}")
+
+
+async def test_sigterm_lets_an_in_flight_request_finish() -> None:
+    port = closed_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "impl", "serve", "--port", str(port), "--no-demo"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        await wait_for_port(port)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+            made = (await client.post("/api/dev/users", json={"name": "slow"})).json()["data"]
+            body_started = asyncio.Event()
+
+            async def slow_body():  # type: ignore[no-untyped-def]
+                yield b'{"na'
+                body_started.set()
+                await asyncio.sleep(1.0)
+                yield b'me": "late"}'
+
+            pending = asyncio.create_task(
+                client.post(
+                    "/api/dev/users",
+                    content=slow_body(),
+                    headers={"Content-Type": "application/json"},
+                )
+            )
+            await body_started.wait()
+            await asyncio.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            response = await pending
+        assert made["user"]["name"] == "slow"
+        assert response.status_code == 201
+        assert response.json()["data"]["user"]["name"] == "late"
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+async def test_one_log_line_per_request_without_the_token(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await api.user("logged")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="impl.access"):
+        await user.get("/api/chat", headers={"X-Request-ID": "req-123"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "impl.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["requestId"] == "req-123"
+    assert line["userId"] == user.id
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/chat", 200)
+    assert line["durationMs"] >= 0
+    assert user.token not in caplog.text
