@@ -71,7 +71,7 @@ PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-acti
 # The renderer's bundled parser compiles JSON schemas with `new Function` (ajv) and React
 # sets inline styles, hence the two relaxations; every source is still this server only.
 RENDERER_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
 )
 

@@ -12,7 +12,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
+from connexion.validators import (
+    VALIDATOR_MAP,
+    JSONRequestBodyValidator,
+    MultiPartFormDataValidator,
+)
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartParser
 from starlette.types import Scope
 
 from impl.errors import ValidationFailed
@@ -49,7 +55,26 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return result
 
 
+class _ClosingMultiPartParser(MultiPartParser):
+    """The validator only looks at which fields a form has: close its spooled copies at once
+    (left open they leak a temporary file per upload until garbage collection)."""
+
+    async def parse(self) -> FormData:
+        form = await super().parse()
+        for _, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                await value.close()
+        return form
+
+
+class ClosingMultiPartValidator(MultiPartFormDataValidator):
+    @property
+    def _form_parser_cls(self) -> type[MultiPartParser]:
+        return _ClosingMultiPartParser
+
+
 def validator_map() -> dict[str, Any]:
     body = dict(VALIDATOR_MAP["body"])
     body["*/*json"] = StrictJSONBodyValidator
+    body["multipart/form-data"] = ClosingMultiPartValidator
     return {**VALIDATOR_MAP, "body": MediaTypeDict(body)}

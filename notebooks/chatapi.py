@@ -616,31 +616,36 @@ class Live:
         return f"<Live {self.user.name}: {state}, {len(self.events)} events received>"
 
 
-def describe(event: str, payload: Any, aliases: Aliases) -> str:
-    """`new-message #3 <chat 1> <message 2> by <user Alice>: "Hi"` and the like."""
+def describe(event: str, payload: Any, aliases: Aliases, cut: int = 24) -> str:
+    """One event in a line: `#4 new-message Alice: 'Price: 120 EUR'` and the like."""
     p = payload if isinstance(payload, dict) else {}
-    seq = f"#{p['seq']}" if "seq" in p else "(no seq)"
-    parts = [event, seq]
+
+    def who(user_id: Any) -> str:
+        return re.sub(r"<user (.+)>", r"\1", aliases.text(str(user_id)))
+
+    def quote(text: str) -> str:
+        return repr(text if len(text) <= cut else text[: cut - 3] + "...")
+
+    parts = [f"#{p['seq']}" if "seq" in p else "--", event]
     message = p.get("message")
     if isinstance(message, dict):
-        content = message.get("content", "")
-        parts.append(f"{message['_id']} by {message['senderId']}: {content!r}")
+        parts.append(f"{who(message['senderId'])}: {quote(message.get('content', ''))}")
     if "messageId" in p:
-        parts.append(str(p["messageId"]))
+        parts.append(aliases.text(str(p["messageId"])))
     if "messageIds" in p:
-        parts.append(f"by {p['userId']}: {', '.join(p['messageIds'])}")
+        parts.append(f"by {who(p['userId'])}: {len(p['messageIds'])} message(s)")
     if "userIds" in p:
-        parts.append(", ".join(p["userIds"]))
+        parts.append(", ".join(who(u) for u in p["userIds"]))
     if event == "participant-removed":
-        parts.append(str(p.get("userId")))
+        parts.append(who(p.get("userId")))
     if event == "user-typing":
-        parts.append(f"{p.get('userId')} isTyping={p.get('isTyping')}")
-    return aliases.text(" ".join(parts))
+        parts.append(f"{who(p.get('userId'))} {'starts' if p.get('isTyping') else 'stops'}")
+    return " ".join(parts)
 
 
-def side_by_side(*lives: Live, width: int = 58) -> None:
+def side_by_side(*lives: Live, width: int = 44) -> None:
     """Print the events each connection received, one column per user."""
-    columns = [[f"{live.user.name}:"] + live.log() for live in lives]
+    columns = [[f"{live.user.name}'s socket:"] + live.log() for live in lives]
     height = max(len(c) for c in columns)
     for row in range(height):
         cells = [c[row] if row < len(c) else "" for c in columns]

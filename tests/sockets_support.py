@@ -7,7 +7,8 @@ did *not* arrive without sleeping.
     Sockets               opens sockets for a test and closes them all afterwards
     live / sockets        the fixtures: the `app` fixture served, and a `Sockets` for it
 
-A test module loads the fixtures with `pytest_plugins = ["sockets_support"]`.
+A test module imports the fixtures it uses (`live_fixture`, `sockets_fixture`); they are
+registered under the names `live` and `sockets`.
 
 Proving absence: python-socketio handles an event before any packet that arrives after it,
 and the server writes a socket's packets in order. So once an acknowledgement to a client
@@ -124,10 +125,10 @@ class Socket:
         sid: str = self.sio.get_sid()
         return sid
 
-    async def call(self, event: str, *args: Any, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
+    async def call(self, event: str, *args: Any, within: float = EVENT_TIMEOUT) -> dict[str, Any]:
         """Emit `event` with `args` (zero, one or more arguments) and return its checked ack."""
         data: Any = None if not args else args[0] if len(args) == 1 else tuple(args)
-        ack = await self.sio.call(event, data, timeout=timeout)
+        ack = await self.sio.call(event, data, timeout=within)
         validate_ack(ack)
         assert isinstance(ack, dict)
         return ack
@@ -150,7 +151,7 @@ class Socket:
         self,
         event: str,
         where: Callable[[Any], bool] = lambda _: True,
-        timeout: float = EVENT_TIMEOUT,
+        within: float = EVENT_TIMEOUT,
     ) -> Any:
         """The first `event` not returned before (optionally matching `where`), waiting for it."""
 
@@ -165,10 +166,10 @@ class Socket:
                 await self.arrived.wait()
 
         try:
-            return await asyncio.wait_for(first(), timeout)
+            return await asyncio.wait_for(first(), within)
         except TimeoutError:
             raise AssertionError(
-                f"{self.name}: no {event!r} within {timeout}s; got {self.names()}"
+                f"{self.name}: no {event!r} within {within}s; got {self.names()}"
             ) from None
 
     def check(self) -> None:
@@ -216,15 +217,15 @@ class Sockets:
             opened.check()
 
 
-@pytest.fixture
-async def live(app: ChatApp) -> AsyncIterator[str]:
+@pytest.fixture(name="live")
+async def live_fixture(app: ChatApp) -> AsyncIterator[str]:
     """The `app` fixture served by a real uvicorn; its base URL."""
     async with serving(app) as url:
         yield url
 
 
-@pytest.fixture
-async def sockets(live: str) -> AsyncIterator[Sockets]:
+@pytest.fixture(name="sockets")
+async def sockets_fixture(live: str) -> AsyncIterator[Sockets]:
     opened = Sockets(live)
     yield opened
     await opened.close_all()

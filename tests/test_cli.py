@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import jwt
+from test_faults import run_cli
 
 from impl.__main__ import main
 from impl.dev import DEMO_CAST
 from impl.settings import DEV_JWT_SECRET
-from test_faults import run_cli
 
 
 def test_help_names_every_setting() -> None:

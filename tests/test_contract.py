@@ -24,7 +24,9 @@ def operations() -> dict[str, str]:
     for item in load_spec()["paths"].values():
         for method, op in item.items():
             if method in METHODS:
-                found[op["operationId"]] = f"{op['x-openapi-router-controller']}.{op['operationId']}"
+                found[op["operationId"]] = (
+                    f"{op['x-openapi-router-controller']}.{op['operationId']}"
+                )
     return found
 
 

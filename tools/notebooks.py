@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
+    """Run the notebook in a fresh kernel. When a cell raises, the partly executed copy
+    is saved next to the system's temporary files for a look, never over the original."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -35,7 +38,13 @@ def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    try:
+        client.execute()
+    except CellExecutionError:
+        failed = Path(tempfile.gettempdir()) / f"{path.stem}.failed.ipynb"
+        failed.write_text(dumps(normalise(nb)), encoding="utf-8")
+        print(f"the partly executed notebook is in {failed}", file=sys.stderr)
+        raise
     return normalise(nb)
 
 

@@ -19,7 +19,11 @@ async def send_message(id_: str, body: dict[str, Any]) -> Response:
 
 
 async def send_file_message(id_: str, body: dict[str, Any], file: Any = None) -> Response:
-    return await invoke(attachments.send, id_, body, file)
+    try:
+        return await invoke(attachments.send, id_, body, file)
+    finally:
+        if hasattr(file, "close"):  # the upload's spooled file: nothing else closes it
+            await file.close()
 
 
 async def mark_messages_read(id_: str, body: dict[str, Any] | None = None) -> Response:

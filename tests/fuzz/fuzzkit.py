@@ -42,7 +42,9 @@ class Budget:
 
 
 BUDGETS = {
-    "ci": Budget(operation_examples=30, stateful_examples=40, stateful_steps=20, property_examples=30),
+    "ci": Budget(
+        operation_examples=30, stateful_examples=40, stateful_steps=20, property_examples=30
+    ),
     "long": Budget(
         operation_examples=500, stateful_examples=400, stateful_steps=40, property_examples=400
     ),

@@ -11,22 +11,18 @@ are in `schemathesis.toml`, each with its reason.
 
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from fuzzkit import BUDGET, build_world, fuzz_settings, load_schema
-from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-
-@pytest.fixture
-def chat_api() -> OpenApiSchema:
-    # The message rate limit is lifted here: every case is sent by one user, and at 20
-    # per minute the send operations would answer 429 to nearly every case after the
-    # first few, hiding the content rules. test_properties.py fuzzes the limiter itself.
-    world = build_world(fuzz_settings(rate_limit=1_000_000))
-    return load_schema(world, max_examples=BUDGET.operation_examples)
-
-
-schema = schemathesis.pytest.from_fixture("chat_api")
+# Built when the module is imported: `schemathesis.pytest.from_fixture` would build it in
+# a fixture instead, but schemathesis 4.32.5's lazy loader reads `Node._nodeid`, which
+# pytest 9.2 no longer has (AttributeError), so the schema is loaded eagerly.
+#
+# The message rate limit is lifted here: every case is sent by one user, and at 20 per
+# minute the send operations would answer 429 to nearly every case after the first few,
+# hiding the content rules behind it. test_properties.py fuzzes the limiter itself.
+WORLD = build_world(fuzz_settings(rate_limit=1_000_000))
+schema = load_schema(WORLD, max_examples=BUDGET.operation_examples)
 
 
 @schema.parametrize()

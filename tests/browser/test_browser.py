@@ -1,0 +1,106 @@
+"""The served docs as a reader's browser sees them.
+
+A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven by
+playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
+render every operation and event of the specs with no console error and no request
+leaving 127.0.0.1. Screenshots, the request log and the server log land in
+test-output/browser/.
+
+Without Chromium or node the test is skipped, unless REQUIRE_BROWSER is set (CI sets it),
+in which case it fails and says what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("docs_pages.mjs")
+LIVE_SERVER = ROOT / "tools" / "sdk" / "live_server.py"
+BUILD_DOCS = ROOT / "tools" / "build_docs.py"
+OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "browser"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+RUN_TIMEOUT_S = 240
+
+
+def missing_tools() -> list[str]:
+    """What this test needs and cannot find, as readable reasons."""
+    missing = []
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
+    if shutil.which("node") is None:
+        missing.append("node on PATH")
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        missing.append("node_modules/playwright-core (run npm ci)")
+    return missing
+
+
+def require_tools() -> None:
+    missing = missing_tools()
+    if not missing:
+        return
+    reason = "headless browser test needs " + "; ".join(missing)
+    if os.environ.get("REQUIRE_BROWSER"):
+        pytest.fail(f"{reason} (REQUIRE_BROWSER is set, so this is a failure)")
+    pytest.skip(reason)
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+    return document
+
+
+def expectations() -> dict[str, Any]:
+    """What the pages must show, read from the specs and the notebooks folder."""
+    openapi = load("openapi.yaml")
+    asyncapi = load("asyncapi.yaml")
+    rest = [
+        f"{method.upper()} {path}"
+        for path, item in openapi["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    ]
+    messages = asyncapi.get("components", {}).get("messages", {})
+    return {
+        "restOperations": rest,
+        "asyncapiOperations": list(asyncapi.get("operations", {})),
+        "asyncapiMessages": {key: message.get("name") for key, message in messages.items()},
+        "notebooks": sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")),
+    }
+
+
+def run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
+    require_tools()
+    built = run([sys.executable, str(BUILD_DOCS)], timeout=60)
+    assert built.returncode == 0, built.stdout + built.stderr
+    if OUTPUT.exists():
+        shutil.rmtree(OUTPUT)
+    OUTPUT.mkdir(parents=True)
+    expect_path = OUTPUT / "expect.json"
+    expect_path.write_text(json.dumps(expectations(), indent=2), encoding="utf-8")
+    command = [sys.executable, str(LIVE_SERVER), "--log", str(OUTPUT / "server.log"), "--"]
+    command += ["node", str(SCRIPT), "{url}", str(expect_path), str(OUTPUT)]
+
+    result = run(command, timeout=RUN_TIMEOUT_S)
+
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads((OUTPUT / "report.json").read_text(encoding="utf-8"))
+    assert report["failures"] == [] and report["offsite"] == []
+    assert {page["name"] for page in report["pages"]} >= {"landing", "swagger-ui", "asyncapi"}
+    assert all(Path(page["screenshot"]).is_file() for page in report["pages"])

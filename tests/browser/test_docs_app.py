@@ -1,0 +1,190 @@
+"""The docs app in process, without a browser: what each page links and serves, what it
+refuses, and that the whole app hands docs paths to it and Swagger UI 5 to Connexion."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from impl import docs
+from impl.app import create_app
+from impl.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+RAW_LINKS = ("/docs/api/", "/docs/asyncapi/", "/openapi.yaml", "/openapi.json", "/asyncapi.yaml")
+
+
+def notebook(folder: Path, name: str, heading: str) -> None:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {heading}\n", "more"]}]
+    document = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / name).write_text(json.dumps(document), encoding="utf-8")
+
+
+def hrefs(html: str) -> list[str]:
+    return re.findall(r'href="([^"]+)"', html)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    """A build folder holding a stand-in renderer."""
+    renderer = tmp_path / "build" / "asyncapi"
+    renderer.mkdir(parents=True)
+    (renderer / "index.js").write_text("window.AsyncApiStandalone = {};", encoding="utf-8")
+    (renderer / "default.min.css").write_text("body{}", encoding="utf-8")
+    (renderer / "manifest.json").write_text("{}", encoding="utf-8")
+    return tmp_path / "build"
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    return folder
+
+
+async def client_for(build_dir: Path, notebooks_dir: Path) -> httpx.AsyncClient:
+    app = docs.create_docs_app(Settings(), build_dir=build_dir, notebooks_dir=notebooks_dir)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://docs")
+
+
+@pytest.fixture
+async def client(built: Path, notebooks: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(built, notebooks) as c:
+        yield c
+
+
+@pytest.fixture
+async def unbuilt(tmp_path: Path, notebooks: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(tmp_path / "nothing-built", notebooks) as c:
+        yield c
+
+
+async def test_landing_links_every_document(client: httpx.AsyncClient) -> None:
+    r = await client.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert set(RAW_LINKS) <= set(hrefs(r.text))
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+async def test_landing_lists_the_notebooks_present_when_asked(
+    client: httpx.AsyncClient, notebooks: Path
+) -> None:
+    assert "No notebooks yet" in (await client.get("/")).text
+    notebook(notebooks, "02-second.ipynb", "Second flow")
+    notebook(notebooks, "01-first.ipynb", "First flow")
+
+    r = await client.get("/")
+
+    links = [h for h in hrefs(r.text) if h.startswith("/notebooks/")]
+    assert links == ["/notebooks/01-first.ipynb", "/notebooks/02-second.ipynb"]
+    assert "notebooks/01-first.ipynb</code></a>: First flow" in r.text
+
+
+async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, notebooks: Path) -> None:
+    notebook(notebooks, "01-first.ipynb", "First flow")
+    r = await client.get("/notebooks/01-first.ipynb")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/x-ipynb+json")
+    assert r.content == (notebooks / "01-first.ipynb").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/notebooks/missing.ipynb",
+        "/notebooks/..%2Fopenapi.yaml",
+        "/docs/asyncapi/manifest.json",
+        "/docs/asyncapi/..%2F..%2Fopenapi.yaml",
+        "/docs/static/landing.html",
+        "/docs/static/nothing.css",
+    ],
+)
+async def test_unlisted_file_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["success"] is False and body["code"] == "NOT_FOUND" and body["status"] == 404
+
+
+async def test_other_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
+    r = await client.post("/openapi.yaml")
+    assert r.status_code == 405
+    assert "GET" in r.headers["allow"]
+    assert r.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("name", ["openapi.yaml", "asyncapi.yaml"])
+async def test_raw_spec_is_served_byte_for_byte(client: httpx.AsyncClient, name: str) -> None:
+    r = await client.get(f"/{name}")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/yaml")
+    assert r.content == (ROOT / name).read_bytes()
+
+
+async def test_asyncapi_page_loads_the_built_renderer(client: httpx.AsyncClient) -> None:
+    r = await client.get("/docs/asyncapi/")
+    assert r.status_code == 200
+    links = hrefs(r.text) + re.findall(r'src="([^"]+)"', r.text)
+    assert {"/docs/asyncapi/index.js", "/docs/asyncapi/default.min.css"} <= set(links)
+    assert 'data-schema-url="/asyncapi.yaml"' in r.text
+    assert (await client.get("/docs/asyncapi/index.js")).status_code == 200
+
+
+async def test_asyncapi_page_without_renderer_says_how_to_build_it(
+    unbuilt: httpx.AsyncClient,
+) -> None:
+    r = await unbuilt.get("/docs/asyncapi/")
+    assert r.status_code == 200
+    assert "npm ci &amp;&amp; python tools/build_docs.py" in r.text
+    assert "/asyncapi.yaml" in hrefs(r.text)
+    assert "index.js" not in r.text
+    assert (await unbuilt.get("/docs/asyncapi/index.js")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "target"), [("/docs", "/"), ("/docs/asyncapi", "/docs/asyncapi/")]
+)
+async def test_short_paths_redirect(client: httpx.AsyncClient, path: str, target: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 307
+    assert r.headers["location"] == target
+
+
+@pytest.mark.parametrize(
+    ("path", "docs_app"),
+    [
+        ("/", True),
+        ("/openapi.yaml", True),
+        ("/asyncapi.yaml", True),
+        ("/docs/asyncapi/", True),
+        ("/docs/static/docs.css", True),
+        ("/notebooks/01-x.ipynb", True),
+        ("/openapi.json", False),
+        ("/docs/api/", False),
+        ("/api/chat", False),
+        ("/socket.io/", False),
+    ],
+)
+def test_docs_app_handles_only_its_paths(path: str, docs_app: bool) -> None:
+    assert docs.handles(path) is docs_app
+
+
+async def test_whole_app_serves_swagger_ui_5_and_the_docs_pages() -> None:
+    app = create_app(Settings())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        ui = await c.get("/docs/api/")
+        bundle = await c.get("/docs/api/swagger-ui-bundle.js")
+        landing = await c.get("/")
+        spec = await c.get("/openapi.json")
+    assert ui.status_code == 200 and "swagger-ui-bundle.js" in ui.text
+    assert re.search(r'PACKAGE_VERSION:"5\.\d+\.\d+"', bundle.text)
+    assert landing.status_code == 200 and "/docs/asyncapi/" in landing.text
+    assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.0")
