@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +65,30 @@ def load_spec(path: Path = OPENAPI_PATH) -> dict[str, Any]:
 def path_methods(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
     """(regex, methods) for each templated path of the spec, for the 405 `Allow` header."""
     table = []
-    for template, item in spec["paths"].items():
+    # Concrete paths first, as OpenAPI matches them before templated ones.
+    for template, item in sorted(spec["paths"].items(), key=lambda entry: entry[0].count("{")):
         pattern = re.sub(r"\{[^/]+\}", "[^/]+", template)
         methods = {m.upper() for m in item if m in {"get", "put", "post", "patch", "delete"}}
         table.append((re.compile(f"^{pattern}$"), methods))
     return table
+
+
+class ConcretePathMethods:
+    """405 for a method the most concrete matching path item lacks: `PUT .../messages/read`
+    targets `/messages/read` (PATCH only), not an edit of a message whose id is "read"."""
+
+    def __init__(self, app: Any, allowed: Callable[[str], Iterable[str]]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            methods = set(self.allowed(scope["path"]))
+            method = scope["method"]
+            implicit = method == "OPTIONS" or (method == "HEAD" and "GET" in methods)
+            if methods and method not in methods and not implicit:
+                raise HTTPException(405)
+        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -140,6 +159,9 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     renderer = make_renderer(max(1, settings.mongo_timeout_ms // 1000 + 1), allowed)
     for exc in (Exception, HTTPException, connexion.ProblemException):
         app.add_error_handler(exc, renderer)
+    app.add_middleware(
+        ConcretePathMethods, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed
+    )
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

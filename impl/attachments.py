@@ -19,7 +19,7 @@ from urllib.parse import quote
 import filetype
 from bson import ObjectId
 
-from impl import files, messages
+from impl import files, messages, ratelimit
 from impl.access import load_member_chat
 from impl.context import Caller
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -159,7 +159,7 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Rep
         pending.attachments = [attachment]
         reply = messages.store_new(caller, chat, pending, allowance)
     except BaseException:
-        messages.ratelimit.release(caller, allowance)
+        ratelimit.release(caller, allowance)
         if attachment is not None:
             files.remove(caller.store, [attachment["fileId"]])
         raise

@@ -60,7 +60,7 @@ def connect(settings: Settings) -> Database[Any]:
     global _gridfs_enabled
     if settings.embedded:
         if not _gridfs_enabled:
-            mongomock.gridfs.enable_gridfs_integration()
+            mongomock.gridfs.enable_gridfs_integration()  # type: ignore[no-untyped-call]
             _gridfs_enabled = True
         client: Any = mongomock.MongoClient(tz_aware=True)
     else:

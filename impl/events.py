@@ -48,7 +48,7 @@ def record(
     """Number, store and queue one event of `chat-<chatId>`; returns the broadcast payload."""
     assert event in REPLAYABLE, event
     seq = next_seq(caller.store, chat_id)
-    body = jsonable({"chatId": chat_id, "seq": seq, **payload})
+    body: dict[str, Any] = jsonable({"chatId": chat_id, "seq": seq, **payload})
     caller.store.events.insert_one(
         {
             "chatId": chat_id,

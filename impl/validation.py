@@ -39,11 +39,15 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         if not text:
             return None
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            value = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ValidationFailed(f"the body is not valid JSON: {exc.msg}") from None
         except RecursionError:
             raise ValidationFailed("the body is nested too deeply") from None
+        if value is None and not self._nullable:
+            # `null` is a body of the wrong type, not a missing one (which is no bytes at all).
+            raise ValidationFailed("the body is JSON null; send an object or no body at all")
+        return value
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if body is None and not self._required:

@@ -494,14 +494,14 @@ class User:
         self,
         chat: Any,
         filename: str,
-        content: bytes,
+        data: bytes,
         content_type: str = "application/octet-stream",
         **fields: str,
     ) -> Response:
         """POST /api/chat/{id}/messages/file, multipart with the file in `file` and the
         optional text fields `content` (a caption), `replyToMessageId`, `clientMessageId`."""
         form = aiohttp.FormData()
-        form.add_field("file", content, filename=filename, content_type=content_type)
+        form.add_field("file", data, filename=filename, content_type=content_type)
         for name, value in fields.items():
             form.add_field(name, value)
         return await self.request("POST", f"/api/chat/{_id(chat)}/messages/file", data=form)
@@ -616,7 +616,7 @@ class Live:
         return f"<Live {self.user.name}: {state}, {len(self.events)} events received>"
 
 
-def describe(event: str, payload: Any, aliases: Aliases, cut: int = 24) -> str:
+def describe(event: str, payload: Any, aliases: Aliases, cut: int = 18) -> str:
     """One event in a line: `#4 new-message Alice: 'Price: 120 EUR'` and the like."""
     p = payload if isinstance(payload, dict) else {}
 
