@@ -63,6 +63,14 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work competing for the CPUs)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def describe() -> dict[str, Any]:
     """Everything the report prints about where the numbers come from."""
     memory_gib = None

@@ -14,6 +14,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 PLOT_NAME = "results.png"
 OURS_COLOUR, REF_COLOUR = "#d9822b", "#4a79a8"
+BUSY_LOAD = 0.5  # a 1-minute load average above this before the run means a shared machine
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -143,6 +144,21 @@ python-socketio clients; runs the Prism row only when node and
 """
 
 
+def _load(results: dict[str, Any], when: str) -> str:
+    values = (results.get("load_average") or {}).get(when)
+    return ", ".join(f"{v:.2f}" for v in values) if values else "unknown"
+
+
+def _busy_warning(results: dict[str, Any]) -> str:
+    before = (results.get("load_average") or {}).get("before")
+    if before and before[0] > BUSY_LOAD:
+        return (
+            " - **other work was running on the machine; absolute numbers are depressed and "
+            "noisy, ratios within a rep less so**"
+        )
+    return ""
+
+
 def _machine_section(results: dict[str, Any]) -> list[str]:
     m, s = results["machine"], results["settings"]
     pin = s["pinning"]
@@ -162,6 +178,8 @@ def _machine_section(results: dict[str, Any]) -> list[str]:
         f"node: {m['node'] or 'not installed'}",
         f"- {packages}",
         f"- Pinning: {pinning}",
+        f"- Load average (1, 5, 15 min) before the run: {_load(results, 'before')}, "
+        f"after: {_load(results, 'after')}{_busy_warning(results)}",
         f"- Run of {results['generated']}, {results['elapsed_s']} s in all"
         + (" (**quick smoke run**, not representative)" if s["quick"] else ""),
         "",
@@ -176,9 +194,10 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         "## Method",
         "",
         f"- Load: {s['load_tool']} in its own process, {s['connections']} connections, "
-        f"{s['duration_s']:g} s per load; the history rows use {s['history_connections']} "
-        f"connection for {s['history_duration_s']:g} s, so their latency is the time of one "
-        "request.",
+        f"{s['duration_s']:g} s per load. The history rows use `benchmarks/loadgen.py` "
+        f"with {s['history_connections']} connection, bounded by {s['history_requests']} "
+        f"requests or {s['history_duration_s']:g} s, whichever comes first, so their latency "
+        "is the time of one request.",
         f"- {s['reps']} rep(s); every rep runs every configuration once, in an order rotated "
         "by one each rep, so no configuration always runs first or after the same neighbour. "
         + (

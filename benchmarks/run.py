@@ -52,6 +52,7 @@ INVALID_BODY = '{"text": "the required content member is missing"}'
 REF_TOKEN = "Bearer reference-token"
 PROBE_404 = "/bench-idle-probe"  # unknown path: routed, answered 404, touches no store
 SERVER_CORE, LOAD_CORE = 0, 1
+FANOUT_RETRY_WAIT_S = 180
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Plan:
     writers: int
     send_cap: int
     warmup_s: float
-    history_duration_s: float = 8
+    history_duration_s: float = 15
+    history_requests: int = 20
     reader_chats: int = 50
     history_connections: int = 1
     load_timeout_s: float = 15.0
@@ -100,7 +102,8 @@ QUICK = Plan(
     writers=2,
     send_cap=2_000,
     warmup_s=0,
-    history_duration_s=1,
+    history_duration_s=2,
+    history_requests=10,
     reader_chats=10,
 )
 
@@ -128,6 +131,7 @@ class Row:
     load: LoadSpec
     expect: str = "2xx"  # or "400"
     reseed_writers: int = 0  # >0: rebuild the write fixture before every rep
+    use_wrk: bool | None = None  # None: wrk when installed; False: the count-bounded loadgen
     reps: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -410,10 +414,11 @@ def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
             load,
             connections=plan.history_connections,
             duration_s=plan.history_duration_s,
+            max_requests=plan.history_requests,
             timeout_s=30,
         )
         label = f"history page at {size:,} stored messages (1 connection)"
-        rows.append(Row(history_key(size), label, "history", name, load))
+        rows.append(Row(history_key(size), label, "history", name, load, use_wrk=False))
     return rows
 
 
@@ -493,7 +498,7 @@ def run_row(
         if row.reseed_writers:
             targets = asyncio.run(_reseed_writers(server.base, row.reseed_writers))
             load = replace(load, targets=targets)
-        result = run_load(load, core=core)
+        result = run_load(load, core=core, use_wrk=row.use_wrk)
     except Exception as err:  # a failed rep is data, not a crash of the whole run
         result = {"failed": f"{type(err).__name__}: {err}"[:400]}
     else:
@@ -502,10 +507,28 @@ def run_row(
     return result
 
 
+def _fanout_with_retry(config: Fanout, core: int | None) -> dict[str, Any]:
+    """Run the client; when node could not load ``socket.io-client``, wait and retry once.
+
+    Seen on a shared machine: another job's ``npm ci`` empties node_modules for a while.
+    """
+    try:
+        return run_fanout(config.spec, core)
+    except RuntimeError as err:
+        if "node_modules" not in str(err) and "MODULE_NOT_FOUND" not in str(err):
+            raise
+    deadline = time.monotonic() + FANOUT_RETRY_WAIT_S
+    marker = REPO / "node_modules" / "socket.io-client" / "package.json"
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(2)
+    time.sleep(5)  # let the reinstall finish writing the package's files
+    return run_fanout(config.spec, core)
+
+
 def run_fanout_config(config: Fanout, core: int | None) -> dict[str, Any]:
     """One fan-out measurement; failures are recorded, never raised."""
     try:
-        result = run_fanout(config.spec, core)
+        result = _fanout_with_retry(config, core)
     except Exception as err:  # a failed rep is data, not a crash of the whole run
         return {"failed": f"{type(err).__name__}: {err}"[:400]}
     problems = []
@@ -585,7 +608,7 @@ def summarise_row(row: Row) -> dict[str, Any]:
         "requests": sum(r["requests"] for r in done),
         "errors": sum(r["error_count"] for r in done),
         "non_2xx": sum(r["non_2xx"] for r in done),
-        "capped": any(r["capped"] for r in done),
+        "capped": any(r["capped"] and r["tool"] == "wrk" for r in done),
     }
     if done:
         record["median"] = {
@@ -641,6 +664,7 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "fanout_warmup": plan.fanout_warmup,
         "warmup_s": plan.warmup_s,
         "history_duration_s": plan.history_duration_s,
+        "history_requests": plan.history_requests,
         "our_env": OUR_ENV,
         "load_tool": "wrk" if wrk_available() else "aiohttp (benchmarks/loadgen.py)",
         "fanout_client": "node socket.io-client" if node_client_available() else "python-socketio",
@@ -678,6 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     plan, out = make_plan(args)
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    load_before = machine.load_average()
     pinned = bool(shutil.which("taskset")) and machine.usable_cpus() >= 2
     server_core, load_core = (SERVER_CORE, LOAD_CORE) if pinned else (None, None)
     with_ours = impl_available() and not args.no_ours
@@ -694,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     if not with_ours:
         reason = "impl.app is not importable" if not args.no_ours else "--no-ours"
         fleet.status["ours"] = f"not run: {reason}"
+    if prism_binary() is None and "prism" not in fleet.status:
+        fleet.status["prism"] = "not run: node or node_modules/.bin/prism is missing"
     row_records = [summarise_row(r) for r in rows]
     fan_records = [summarise_fanout(c) for c in configs]
     results = {
@@ -706,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         "fanout": fan_records,
         "goals": goals.evaluate(row_records, fan_records, _history_goal_keys(plan)),
         "elapsed_s": round(time.monotonic() - began, 1),
+        "load_average": {"before": load_before, "after": machine.load_average()},
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report.write(results, out)

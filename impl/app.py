@@ -58,6 +58,10 @@ _spec_cache: dict[Path, dict[str, Any]] = {}
 
 def load_spec(path: Path = OPENAPI_PATH) -> dict[str, Any]:
     if path not in _spec_cache:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} not found: run the server from a checkout (pip install -e .)"
+            )
         _spec_cache[path] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return _spec_cache[path]
 

