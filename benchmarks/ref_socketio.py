@@ -49,13 +49,11 @@ def build_message(chat_id: str, content: str, sender_id: str) -> dict[str, Any]:
     }
 
 
-@sio.event
 async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
     """Refuse a handshake without a token, accept any other."""
     return isinstance(auth, dict) and bool(auth.get("token"))
 
 
-@sio.on("join-chat-room")
 async def join_chat_room(sid: str, payload: Any) -> dict[str, Any]:
     """Join ``chat-<chatId>``; the payload is the chat id or ``{chatId}``."""
     chat_id = payload.get("chatId") if isinstance(payload, dict) else payload
@@ -63,6 +61,10 @@ async def join_chat_room(sid: str, payload: Any) -> dict[str, Any]:
         return {"success": False, "error": {"code": "VALIDATION_FAILED", "detail": "chatId"}}
     await sio.enter_room(sid, f"chat-{chat_id}")
     return {"success": True}
+
+
+sio.on("connect", connect)
+sio.on("join-chat-room", join_chat_room)
 
 
 async def send_message(request: Request) -> JSONResponse:

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,427 +36,29 @@ if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the reposito
 import aiohttp
 
 from benchmarks import goals, machine, procs, report, seed
-from benchmarks.fanout import FanoutSpec, node_client_available, run_fanout
-from benchmarks.loadgen import LoadSpec, run_load, wrk_available
+from benchmarks.configs import Fanout, Row, fanouts, history_key, our_rows, reference_rows
+from benchmarks.fanout import node_client_available, run_fanout
+from benchmarks.fleet import (
+    Fleet,
+    impl_available,
+    prism_binary,
+    server_specs,
+    start_fleet,
+    stop_fleet,
+)
+from benchmarks.loadgen import run_load, wrk_available
+from benchmarks.plan import (
+    FANOUT_RETRY_WAIT_S,
+    FULL,
+    HERE,
+    LOAD_CORE,
+    OUR_ENV,
+    QUICK,
+    REPO,
+    SERVER_CORE,
+    Plan,
+)
 from benchmarks.stats import median
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RATE_LIMIT = 1_000_000
-OUR_ENV = {"CHAT_RATE_LIMIT": str(RATE_LIMIT), "LOG_LEVEL": "warning"}
-REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
-SEND_BODY = '{"content": "benchmark message"}'
-INVALID_BODY = '{"text": "the required content member is missing"}'
-REF_TOKEN = "Bearer reference-token"
-PROBE_404 = "/bench-idle-probe"  # unknown path: routed, answered 404, touches no store
-SERVER_CORE, LOAD_CORE = 0, 1
-FANOUT_RETRY_WAIT_S = 180
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Sizes and durations of one run."""
-
-    quick: bool
-    reps: int
-    duration_s: float
-    connections: int
-    history_sizes: tuple[int, ...]
-    fanout_sizes: tuple[int, ...]
-    fanout_messages: int
-    fanout_warmup: int
-    writers: int
-    send_cap: int
-    warmup_s: float
-    history_duration_s: float = 15
-    history_requests: int = 20
-    reader_chats: int = 50
-    history_connections: int = 1
-    load_timeout_s: float = 15.0
-
-
-FULL = Plan(
-    quick=False,
-    reps=5,
-    duration_s=3,
-    connections=32,
-    history_sizes=(1_000, 10_000, 100_000),
-    fanout_sizes=(10, 100, 500),
-    fanout_messages=30,
-    fanout_warmup=3,
-    writers=20,
-    send_cap=20_000,
-    warmup_s=1,
-)
-QUICK = Plan(
-    quick=True,
-    reps=1,
-    duration_s=1,
-    connections=8,
-    history_sizes=(100, 1_000),
-    fanout_sizes=(100,),
-    fanout_messages=5,
-    fanout_warmup=1,
-    writers=2,
-    send_cap=2_000,
-    warmup_s=0,
-    history_duration_s=2,
-    history_requests=10,
-    reader_chats=10,
-)
-
-
-@dataclass
-class ServerSpec:
-    """How to start one server and how to know it is ready."""
-
-    name: str
-    kind: str  # "reference" or "ours"
-    command: Callable[[int, Path], list[str]]  # (port, fixture path) -> argv
-    ready_path: str = "/health"  # HTTP probe; "" means: wait for the fixture file
-    env: dict[str, str] = field(default_factory=dict)
-    idle_probe: str = "/health"  # a cheap path: answered fast once the server is idle
-
-
-@dataclass
-class Row:
-    """One HTTP configuration: a URL of a server under one kind of load."""
-
-    key: str
-    label: str
-    group: str  # "reference", "ours" or "history"
-    server: str
-    load: LoadSpec
-    expect: str = "2xx"  # or "400"
-    reseed_writers: int = 0  # >0: rebuild the write fixture before every rep
-    use_wrk: bool | None = None  # None: wrk when installed; False: the count-bounded loadgen
-    reps: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Fanout:
-    """One fan-out configuration: a room of N clients on one server."""
-
-    key: str
-    target: str  # "ours" or "ref"
-    n: int
-    spec: FanoutSpec
-    reps: list[dict[str, Any]] = field(default_factory=list)
-
-
-# --- servers -----------------------------------------------------------------------------
-
-
-def impl_available() -> bool:
-    """True when ``impl.app`` can be imported from the repository."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    try:
-        return importlib.util.find_spec("impl.app") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def prism_binary() -> Path | None:
-    """The repository's Prism CLI when node can run it."""
-    path = REPO / "node_modules" / ".bin" / "prism"
-    return path if shutil.which("node") and path.exists() else None
-
-
-def _uvicorn(app: str) -> Callable[[int, Path], list[str]]:
-    return lambda port, _fixture: procs.uvicorn_command(app, port)
-
-
-def _seeded(*flags: str) -> Callable[[int, Path], list[str]]:
-    script = str(HERE / "seeded_server.py")
-    return lambda port, fixture: [
-        sys.executable,
-        script,
-        "--port",
-        str(port),
-        "--fixture",
-        str(fixture),
-        *flags,
-    ]
-
-
-def _prism(binary: Path) -> Callable[[int, Path], list[str]]:
-    spec = str(REPO / "openapi.yaml")
-    return lambda port, _fixture: [
-        str(binary),
-        "mock",
-        spec,
-        "-h",
-        procs.HOST,
-        "-p",
-        str(port),
-        "-v",
-        "error",
-    ]
-
-
-def server_specs(plan: Plan, with_ours: bool) -> list[ServerSpec]:
-    """Every server of the run."""
-    specs = [
-        ServerSpec("starlette", "reference", _uvicorn("benchmarks.ref_starlette:app")),
-        ServerSpec("connexion", "reference", _uvicorn("benchmarks.ref_connexion:app")),
-        ServerSpec("socketio", "reference", _uvicorn("benchmarks.ref_socketio:app")),
-    ]
-    binary = prism_binary()
-    if binary is not None:
-        specs.append(ServerSpec("prism", "reference", _prism(binary), "/", {}, PROBE_404))
-    if not with_ours:
-        return specs
-    chats = str(plan.reader_chats)
-    for size in plan.history_sizes:
-        flags = ("--chats", chats, "--history", str(size))
-        specs.append(ServerSpec(f"ours-{size}", "ours", _seeded(*flags), "", OUR_ENV, PROBE_404))
-    specs.append(ServerSpec("ours-write", "ours", _seeded(), "", OUR_ENV, PROBE_404))
-    sizes = ",".join(str(n) for n in plan.fanout_sizes)
-    fanout = _seeded("--fanout", sizes)
-    specs.append(ServerSpec("ours-fanout", "ours", fanout, "", OUR_ENV, PROBE_404))
-    return specs
-
-
-def _wait_fixture(server: procs.Server, path: Path, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists():
-            fixture: dict[str, Any] = json.loads(path.read_text())
-            return fixture
-        if not server.alive():
-            raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
-        time.sleep(0.2)
-    raise RuntimeError(f"{server.name}: no fixture after {timeout_s:.0f}s\n{server.log_tail()}")
-
-
-@dataclass
-class Fleet:
-    """The started servers, their fixtures, and why any of them is missing."""
-
-    servers: dict[str, procs.Server] = field(default_factory=dict)
-    probes: dict[str, str] = field(default_factory=dict)
-    fixtures: dict[str, dict[str, Any]] = field(default_factory=dict)
-    status: dict[str, str] = field(default_factory=dict)
-
-
-def start_fleet(specs: list[ServerSpec], work: Path, core: int | None) -> Fleet:
-    """Start every server at once, then wait for each to be ready (or record why not)."""
-    fleet = Fleet()
-    for spec in specs:
-        port = procs.free_port()
-        command = spec.command(port, work / f"{spec.name}.fixture.json")
-        fleet.servers[spec.name] = procs.start(spec.name, command, port, work, core, spec.env)
-        fleet.probes[spec.name] = spec.idle_probe
-    for spec in specs:
-        server = fleet.servers[spec.name]
-        try:
-            if spec.ready_path:
-                procs.wait_ready(server, spec.ready_path, timeout_s=60)
-            else:
-                fixture_path = work / f"{spec.name}.fixture.json"
-                fleet.fixtures[spec.name] = _wait_fixture(server, fixture_path, 420)
-            fleet.status[spec.name] = "ok"
-        except RuntimeError as err:
-            fleet.status[spec.name] = f"failed: {err}"
-            procs.stop(server)
-            print(f"[bench] {spec.name} did not start: {err}", file=sys.stderr)
-    return fleet
-
-
-def stop_fleet(fleet: Fleet) -> None:
-    """Stop every server this run started."""
-    for server in fleet.servers.values():
-        procs.stop(server)
-
-
-# --- configurations ----------------------------------------------------------------------
-
-
-def _load(plan: Plan, base: str, path: str, **kw: Any) -> LoadSpec:
-    spec = LoadSpec(
-        url=base + path,
-        connections=plan.connections,
-        duration_s=plan.duration_s,
-        timeout_s=plan.load_timeout_s,
-    )
-    return replace(spec, **kw)
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def reference_rows(plan: Plan, fleet: Fleet) -> list[Row]:
-    """Rows of the bare servers that are up."""
-    rows: list[Row] = []
-    ref = {"Authorization": REF_TOKEN}
-    post = {"method": "POST", "body": SEND_BODY, "headers": ref}
-    if fleet.status.get("starlette") == "ok":
-        base = fleet.servers["starlette"].base
-        rows += [
-            Row(
-                "ref.starlette.get",
-                "Starlette GET /ping",
-                "reference",
-                "starlette",
-                _load(plan, base, "/ping", headers=ref),
-            ),
-            Row(
-                "ref.starlette.post",
-                "Starlette POST /echo",
-                "reference",
-                "starlette",
-                _load(plan, base, "/echo", **post),
-            ),
-        ]
-    if fleet.status.get("connexion") == "ok":
-        base = fleet.servers["connexion"].base
-        rows += [
-            Row(
-                "ref.connexion.ping",
-                "Connexion GET /ping",
-                "reference",
-                "connexion",
-                _load(plan, base, "/ping", headers=ref),
-            ),
-            Row(
-                "ref.connexion.echo",
-                "Connexion POST /echo",
-                "reference",
-                "connexion",
-                _load(plan, base, "/echo", **post),
-            ),
-        ]
-    if fleet.status.get("prism") == "ok":
-        base = fleet.servers["prism"].base
-        send = f"/api/chat/{REF_CHAT_ID}/messages"
-        rows += [
-            Row(
-                "ref.prism.list_chats",
-                "Prism mock GET /api/chat",
-                "reference",
-                "prism",
-                _load(plan, base, "/api/chat", headers=ref),
-            ),
-            Row(
-                "ref.prism.send",
-                "Prism mock POST /api/chat/{id}/messages",
-                "reference",
-                "prism",
-                _load(plan, base, send, **post),
-            ),
-        ]
-    return rows
-
-
-def our_rows(plan: Plan, fleet: Fleet) -> list[Row]:
-    """Rows of the Chat API servers that are up."""
-    rows: list[Row] = []
-    reader_server = f"ours-{plan.history_sizes[0]}"
-    if fleet.status.get(reader_server) == "ok":
-        base = fleet.servers[reader_server].base
-        reader = fleet.fixtures[reader_server]["reader"]
-        auth = _auth(reader["token"])
-        history = f"/api/chat/{reader['historyChatId']}/messages"
-        rows += [
-            Row(
-                "ours.list_chats",
-                f"GET /api/chat ({plan.reader_chats} chats)",
-                "ours",
-                reader_server,
-                _load(plan, base, "/api/chat", headers=auth),
-            ),
-            Row(
-                "ours.messages",
-                f"GET /api/chat/{{id}}/messages?limit=20 ({plan.history_sizes[0]:,} stored)",
-                "ours",
-                reader_server,
-                _load(plan, base, history + "?limit=20", headers=auth),
-            ),
-            Row(
-                "ours.invalid_send",
-                "POST /api/chat/{id}/messages, invalid body (400)",
-                "ours",
-                reader_server,
-                _load(plan, base, history, method="POST", body=INVALID_BODY, headers=auth),
-                expect="400",
-            ),
-        ]
-    if fleet.status.get("ours-write") == "ok":
-        base = fleet.servers["ours-write"].base
-        rows.append(
-            Row(
-                "ours.send",
-                f"POST /api/chat/{{id}}/messages ({plan.writers} senders)",
-                "ours",
-                "ours-write",
-                _load(plan, base, "/", method="POST", body=SEND_BODY, max_requests=plan.send_cap),
-                reseed_writers=plan.writers,
-            )
-        )
-    return rows + history_rows(plan, fleet)
-
-
-def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
-    """Latency of the first history page at every store size, one connection."""
-    rows = []
-    for size in plan.history_sizes:
-        name = f"ours-{size}"
-        if fleet.status.get(name) != "ok":
-            continue
-        reader = fleet.fixtures[name]["reader"]
-        path = f"/api/chat/{reader['historyChatId']}/messages?limit=20"
-        load = _load(plan, fleet.servers[name].base, path, headers=_auth(reader["token"]))
-        load = replace(
-            load,
-            connections=plan.history_connections,
-            duration_s=plan.history_duration_s,
-            max_requests=plan.history_requests,
-            timeout_s=30,
-        )
-        label = f"history page at {size:,} stored messages (1 connection)"
-        rows.append(Row(history_key(size), label, "history", name, load, use_wrk=False))
-    return rows
-
-
-def history_key(size: int) -> str:
-    """Row key of the history measurement at ``size`` stored messages."""
-    return f"history.{size}"
-
-
-def fanouts(plan: Plan, fleet: Fleet) -> list[Fanout]:
-    """Fan-out configurations of every server that is up."""
-    configs = []
-    for n in plan.fanout_sizes:
-        if fleet.status.get("ours-fanout") == "ok":
-            fx = fleet.fixtures["ours-fanout"]["fanout"]
-            base = fleet.servers["ours-fanout"].base
-            chat = fx["chats"][str(n)]
-            spec = FanoutSpec(
-                url=base,
-                chatId=chat,
-                tokens=fx["tokens"][:n],
-                senderToken=fx["senderToken"],
-                sendUrl=f"{base}/api/chat/{chat}/messages",
-                messages=plan.fanout_messages,
-                warmup=plan.fanout_warmup,
-            )
-            configs.append(Fanout(f"fanout.ours.{n}", "ours", n, spec))
-        if fleet.status.get("socketio") == "ok":
-            base = fleet.servers["socketio"].base
-            spec = FanoutSpec(
-                url=base,
-                chatId=REF_CHAT_ID,
-                tokens=["reference-token"] * n,
-                senderToken="reference-token",
-                sendUrl=f"{base}/api/chat/{REF_CHAT_ID}/messages",
-                messages=plan.fanout_messages,
-                warmup=plan.fanout_warmup,
-            )
-            configs.append(Fanout(f"fanout.ref.{n}", "ref", n, spec))
-    return configs
-
 
 # --- running -----------------------------------------------------------------------------
 
@@ -682,6 +282,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per load (default 4)")
     parser.add_argument("--out", type=Path, help="output directory (default benchmarks/)")
     parser.add_argument("--no-ours", action="store_true", help="reference servers only")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a configuration failed or had errors/unexpected statuses",
+    )
     return parser.parse_args(argv)
 
 
@@ -697,7 +302,10 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; exit status 0 when it ran (goals may still be unmet)."""
+    """Run the benchmark; exit status 0 when it ran (goals may still be unmet).
+
+    With ``--check`` the status is 1 when a configuration failed or was not clean.
+    """
     args = _parse_args(argv)
     plan, out = make_plan(args)
     out.mkdir(parents=True, exist_ok=True)
@@ -738,7 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report.write(results, out)
     print(f"[bench] done in {results['elapsed_s']} s; results in {out}", flush=True)
-    return 0
+    return 1 if args.check and not _clean(results) else 0
+
+
+def _clean(results: dict[str, Any]) -> bool:
+    """True when every configuration ran every rep without errors or unexpected statuses."""
+    failed = [
+        c["key"]
+        for c in results["rows"] + results["fanout"]
+        if not c["reps"] or any("failed" in r for r in c["reps"])
+    ]
+    clean = next(g for g in results["goals"] if g["key"] == "clean_load")
+    for key in failed:
+        print(f"[bench] check: {key} did not complete", file=sys.stderr)
+    if clean["met"] is False:
+        print(f"[bench] check: {clean['detail']}", file=sys.stderr)
+    return not failed and clean["met"] is not False
 
 
 def _fixture_summary(fixture: dict[str, Any]) -> dict[str, Any]:

@@ -147,13 +147,8 @@ def list_for(caller: Caller, page: int, limit: int, kind: str | None, archived: 
     if kind:
         query["type"] = kind
     query["archivedBy"] = caller.id if archived else {"$ne": caller.id}
-    total = caller.store.chats.count_documents(query)
-    found = list(
-        caller.store.chats.find(query)
-        .sort([("sortAt", -1), ("_id", -1)])
-        .skip((page - 1) * limit)
-        .limit(limit)
-    )
+    newest = [("sortAt", -1), ("_id", -1)]
+    total, found = caller.store.page(caller.store.chats, query, newest, page, limit)
     unread = unread_counts(caller.store, [c["_id"] for c in found], caller.id)
     chats = [chat_view(c, caller.id, unread.get(c["_id"], 0)) for c in found]
     return Reply({"chats": chats, "pagination": pagination(page, limit, total)})

@@ -163,9 +163,11 @@ def _describe(
         detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
         return status, DEFAULT_CODES.get(status, "ERROR"), detail, dict(exc.headers or {}), {}
     if isinstance(exc, ConnectionFailure):
-        headers = {"Retry-After": str(store_retry_after)}
-        detail = "the store cannot be reached; try again shortly"
-        return 503, "STORE_UNAVAILABLE", detail, headers, {}
+        exc = StoreUnavailable(
+            "the store cannot be reached; try again shortly",
+            headers={"Retry-After": str(store_retry_after)},
+        )
+        return exc.status, exc.code, str(exc.detail), dict(exc.headers or {}), {}
     if isinstance(exc, UnicodeDecodeError):
         return 400, "VALIDATION_FAILED", "the body is not valid UTF-8", {}, {}
     return 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged", {}, {}

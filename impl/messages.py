@@ -193,13 +193,8 @@ def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | N
     query: dict[str, Any] = {"chatId": chat["_id"]}
     if before:
         query.update(_parse_before(caller, chat, before))
-    total = caller.store.messages.count_documents(query)
-    found = (
-        caller.store.messages.find(query)
-        .sort([("createdAt", -1), ("_id", -1)])
-        .skip((page - 1) * limit)
-        .limit(limit)
-    )
+    newest = [("createdAt", -1), ("_id", -1)]
+    total, found = caller.store.page(caller.store.messages, query, newest, page, limit)
     window = caller.settings.edit_window_seconds
     return Reply(
         {

@@ -44,13 +44,8 @@ def list_for(caller: Caller, page: int, limit: int, unread: bool) -> Reply:
     query = _mine(caller)
     if unread:
         query["read"] = False
-    total = caller.store.notifications.count_documents(query)
-    found = (
-        caller.store.notifications.find(query)
-        .sort([("createdAt", -1), ("_id", -1)])
-        .skip((page - 1) * limit)
-        .limit(limit)
-    )
+    newest = [("createdAt", -1), ("_id", -1)]
+    total, found = caller.store.page(caller.store.notifications, query, newest, page, limit)
     return Reply(
         {
             "notifications": [notification_view(n) for n in found],

@@ -51,6 +51,19 @@ class Store:
             raise NotFound(f"{what} not found")
         return doc
 
+    def page(
+        self,
+        collection: Collection[Doc],
+        query: Mapping[str, Any],
+        sort: list[tuple[str, int]],
+        page: int,
+        limit: int,
+    ) -> tuple[int, list[Doc]]:
+        """(how many match, the documents of 1-based page `page`)."""
+        total = collection.count_documents(dict(query))
+        found = collection.find(dict(query)).sort(sort).skip((page - 1) * limit).limit(limit)
+        return total, list(found)
+
     def insert_or_get(
         self, collection: Collection[Doc], key: Mapping[str, Any], doc: Doc
     ) -> tuple[Doc, bool]:

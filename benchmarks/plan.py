@@ -1,0 +1,71 @@
+"""What one benchmark run measures: sizes, durations, and the constants of the fixtures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RATE_LIMIT = 1_000_000
+OUR_ENV = {"CHAT_RATE_LIMIT": str(RATE_LIMIT), "LOG_LEVEL": "warning"}
+REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
+SEND_BODY = '{"content": "benchmark message"}'
+INVALID_BODY = '{"text": "the required content member is missing"}'
+REF_TOKEN = "Bearer reference-token"
+PROBE_404 = "/bench-idle-probe"  # unknown path: routed, answered 404, touches no store
+SERVER_CORE, LOAD_CORE = 0, 1
+FANOUT_RETRY_WAIT_S = 180
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and durations of one run."""
+
+    quick: bool
+    reps: int
+    duration_s: float
+    connections: int
+    history_sizes: tuple[int, ...]
+    fanout_sizes: tuple[int, ...]
+    fanout_messages: int
+    fanout_warmup: int
+    writers: int
+    send_cap: int
+    warmup_s: float
+    history_duration_s: float = 15
+    history_requests: int = 20
+    reader_chats: int = 50
+    history_connections: int = 1
+    load_timeout_s: float = 15.0
+
+
+FULL = Plan(
+    quick=False,
+    reps=5,
+    duration_s=3,
+    connections=32,
+    history_sizes=(1_000, 10_000, 100_000),
+    fanout_sizes=(10, 100, 500),
+    fanout_messages=30,
+    fanout_warmup=3,
+    writers=20,
+    send_cap=20_000,
+    warmup_s=1,
+)
+QUICK = Plan(
+    quick=True,
+    reps=1,
+    duration_s=1,
+    connections=8,
+    history_sizes=(100, 1_000),
+    fanout_sizes=(100,),
+    fanout_messages=5,
+    fanout_warmup=1,
+    writers=2,
+    send_cap=2_000,
+    warmup_s=0,
+    history_duration_s=2,
+    history_requests=10,
+    reader_chats=10,
+)
