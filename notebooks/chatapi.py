@@ -435,7 +435,7 @@ class User:
     async def create_chat(
         self,
         participants: Iterable[Any],
-        type: str | None = None,  # noqa: A002 - the field's name on the wire
+        type: str | None = None,  # the field's name on the wire
         **fields: Any,
     ) -> Response:
         body: dict[str, Any] = {"participantIds": [_id(p) for p in participants], **fields}
@@ -506,7 +506,9 @@ class User:
             form.add_field(name, value)
         return await self.request("POST", f"/api/chat/{_id(chat)}/messages/file", data=form)
 
-    async def mark_messages_read(self, chat: Any, message_ids: Iterable[Any] | None = None) -> Response:
+    async def mark_messages_read(
+        self, chat: Any, message_ids: Iterable[Any] | None = None
+    ) -> Response:
         """No ids: every message of the chat."""
         body = None if message_ids is None else {"messageIds": [_id(m) for m in message_ids]}
         return await self.request("PATCH", f"/api/chat/{_id(chat)}/messages/read", json_body=body)
@@ -586,9 +588,9 @@ class Live:
     async def disconnect(self) -> None:
         await self.sio.disconnect()
 
-    async def closed(self, timeout: float = 5.0) -> None:
+    async def closed(self, within: float = 5.0) -> None:
         """Wait until the server has closed this connection."""
-        await asyncio.wait_for(self.sio.wait(), timeout)
+        await asyncio.wait_for(self.sio.wait(), within)
 
     @property
     def connected(self) -> bool:
@@ -598,9 +600,9 @@ class Live:
         """Emit a client event and return its acknowledgement."""
         return await self.sio.call(event, payload, timeout=5)
 
-    async def wait(self, event: str, timeout: float = 5.0) -> Any:
+    async def wait(self, event: str, within: float = 5.0) -> Any:
         """The payload of the next not yet taken event; it must be `event`."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while self._taken >= len(self.events):
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
@@ -659,7 +661,7 @@ def describe(event: str, payload: Any, aliases: Aliases, cut: int = 18) -> str:
 
 def side_by_side(*lives: Live, width: int = 44) -> None:
     """Print the events each connection received, one column per user."""
-    columns = [[f"{live.user.name}'s socket:"] + live.log() for live in lives]
+    columns = [[f"{live.user.name}'s socket:", *live.log()] for live in lives]
     height = max(len(c) for c in columns)
     for row in range(height):
         cells = [c[row] if row < len(c) else "" for c in columns]

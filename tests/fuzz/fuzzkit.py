@@ -8,13 +8,17 @@ other test files, and a second conftest here would shadow it for them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
@@ -22,6 +26,7 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from impl.app import ChatApp, create_app
+from impl.clock import Clock, to_millis
 from impl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -288,3 +293,90 @@ def success_envelope(
     assert body.get("success") is True, "a success carries success: true"
     assert isinstance(body.get("data"), dict), "a success carries a `data` object"
     return None
+
+
+# ---- In-process async client for the property tests ------------------------------------
+
+
+class FrozenClock(Clock):
+    """The server's clock without real time in it: only `POST /api/dev/clock` moves it.
+
+    Property tests model time in the whole seconds they advance the dev clock by; the few
+    milliseconds of real time a request takes would otherwise blur every boundary they
+    aim at (a message exactly 60 s old, two messages in the same millisecond).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start = to_millis(datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return to_millis(self._start + self._offset)
+
+
+class Api:
+    """Named calls over the REST API of one in-process app."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def user(self, name: str, role: str = "user") -> Member:
+        r = await self.client.post("/api/dev/users", json={"name": name, "role": role})
+        assert r.status_code == 201, r.text
+        data = r.json()["data"]
+        return Member(data["user"]["_id"], data["token"])
+
+    async def advance(self, seconds: int) -> None:
+        if seconds:
+            r = await self.client.post("/api/dev/clock", json={"advanceSeconds": seconds})
+            assert r.status_code == 200, r.text
+
+    async def call(self, who: Member, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, headers=who.headers, **kwargs)
+
+    async def data(self, who: Member, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The `data` of a call that must succeed."""
+        r = await self.call(who, method, path, **kwargs)
+        assert r.status_code in (200, 201), r.text
+        body = r.json()
+        assert body["success"] is True
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def chat(self, creator: Member, *others: Member, kind: str = "group") -> str:
+        body: dict[str, Any] = {"participantIds": [o.id for o in others], "type": kind}
+        if kind == "group":
+            body["title"] = "property"
+        chat_id: str = (await self.data(creator, "POST", "/api/chat", json=body))["chat"]["_id"]
+        return chat_id
+
+    async def history(self, who: Member, chat_id: str) -> list[dict[str, Any]]:
+        """Every message of a chat, newest first, over as many pages as it takes."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {"limit": 100, "page": page}
+            data = await self.data(who, "GET", f"/api/chat/{chat_id}/messages", params=params)
+            found += data["messages"]
+            if page >= data["pagination"]["pages"]:
+                return found
+            page += 1
+
+
+def run_app(
+    scenario: Callable[[Api, ChatApp], Awaitable[None]],
+    settings_: Settings | None = None,
+    *,
+    frozen: bool = False,
+) -> None:
+    """Run `scenario` against a fresh app (and store) in a fresh event loop."""
+    app = create_app(settings_ or fuzz_settings())
+    if frozen:
+        app.services.clock = FrozenClock()
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await scenario(Api(client), app)
+
+    asyncio.run(main())

@@ -51,7 +51,8 @@ class ChatWorkflow(schema.as_state_machine()):  # type: ignore[misc]
         super().after_call(response, case)
         label = f"{case.operation.method.upper()} {case.operation.path}"
         called[label] += 1
-        if "participants" in label: print(response.status_code, response.text[:150])
+        if "participants" in label:
+            print(response.status_code, response.text[:150])
         if 200 <= response.status_code < 300:
             succeeded[label] += 1
 
