@@ -99,7 +99,7 @@ class EffectRunner:
             await self.notifier(effect, online)
 
     async def sockets_of(self, user_id: str) -> list[str]:
-        """The user's sockets in every process (presence), and surely those of this one
-        (its `user-<id>` room), even when the shared presence store cannot be reached."""
+        """The user's sockets: every process's, as presence knows them, plus this process's
+        own (its `user-<id>` room), which count even when presence cannot be reached."""
         here = {sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))}
         return sorted(here.union(await self.presence.sids(user_id)))

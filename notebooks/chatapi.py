@@ -74,6 +74,7 @@ class Server:
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="chat-server-", suffix=".log")  # noqa: SIM115
+        self._output = ""
 
     def start(self, timeout: float = 30.0) -> Server:
         env = {k: v for k, v in os.environ.items() if k not in _SERVER_ENV_DROPPED}
@@ -98,8 +99,11 @@ class Server:
         raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-4000:]
+        """The end of what the server printed (kept after `stop`)."""
+        if not self.log.closed:
+            self.log.flush()
+            self._output = Path(self.log.name).read_text(errors="replace")[-4000:]
+        return self._output
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -109,6 +113,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if not self.log.closed:
+            self.output()
+            self.log.close()  # a temporary file: closing removes it
 
     @property
     def running(self) -> bool:

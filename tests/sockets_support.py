@@ -83,6 +83,15 @@ async def serving(app: ChatApp) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 10)
 
 
+async def notifications_of(user: User) -> list[dict[str, Any]]:
+    """The user's offline notifications: how a test sees whether the server thought the
+    user was connected when a message arrived."""
+    r = await user.get("/api/notifications")
+    assert r.status_code == 200, r.text
+    found: list[dict[str, Any]] = r.json()["data"]["notifications"]
+    return found
+
+
 @dataclass
 class Received:
     event: str

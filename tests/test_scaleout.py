@@ -28,11 +28,10 @@ import redis
 import redis.asyncio as aioredis
 
 from conftest import Api, User
-from impl import db as dbmod
 from impl.app import ChatApp, create_app
 from impl.presence import RedisPresence
 from impl.settings import Settings
-from sockets_support import Socket, Sockets, free_port, serving
+from sockets_support import Socket, Sockets, free_port, notifications_of, serving
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 CHANNEL = "socketio"  # python-socketio's default, as create_app leaves it
@@ -90,10 +89,6 @@ class Instance:
     api: Api
     sockets: Sockets
 
-    def as_seen_here(self, user: User) -> User:
-        """The same user, calling this instance's REST."""
-        return User(self.api.client, user.id, user.token, user.role)
-
 
 async def start(stack: AsyncExitStack, app: ChatApp) -> Instance:
     url = await stack.enter_async_context(serving(app))
@@ -132,7 +127,6 @@ class Pair:
 async def pair(redis_url: str) -> AsyncIterator[Pair]:
     """Instances A and B sharing a store and Redis, each with one socket already open (so
     both listen on Redis before the test starts)."""
-    dbmod.connect(Settings())  # enables mongomock's GridFS, as the embedded store does
     database: Any = mongomock.MongoClient(tz_aware=True)["chat"]
     settings = Settings(redis_url=redis_url)
     apps = [create_app(settings, database=database) for _ in range(2)]
@@ -148,13 +142,7 @@ async def pair(redis_url: str) -> AsyncIterator[Pair]:
         yield Pair(a, b, owner, member)
 
 
-async def notifications_of(user: User) -> list[dict[str, Any]]:
-    r = await user.get("/api/notifications")
-    assert r.status_code == 200, r.text
-    found: list[dict[str, Any]] = r.json()["data"]["notifications"]
-    return found
-
-
+@pytest.mark.redis
 async def test_an_event_caused_through_instance_a_reaches_a_client_of_instance_b(
     pair: Pair,
 ) -> None:
@@ -165,6 +153,7 @@ async def test_an_event_caused_through_instance_a_reaches_a_client_of_instance_b
     assert await on_b.next("new-message") == {"chatId": chat_id, "seq": 1, "message": sent}
 
 
+@pytest.mark.redis
 async def test_typing_on_a_skips_every_socket_of_the_typist_also_those_on_b(
     pair: Pair,
 ) -> None:
@@ -181,6 +170,7 @@ async def test_typing_on_a_skips_every_socket_of_the_typist_also_those_on_b(
     assert typist_on_b.all("user-typing") == []
 
 
+@pytest.mark.redis
 async def test_a_user_connected_only_to_b_is_online_for_a(pair: Pair) -> None:
     online, offline = await pair.user("online"), await pair.user("offline")
     chat_id = await pair.owner.group_chat(online, offline)
@@ -190,6 +180,7 @@ async def test_a_user_connected_only_to_b_is_online_for_a(pair: Pair) -> None:
     assert len(await notifications_of(offline)) == 1
 
 
+@pytest.mark.redis
 async def test_removing_a_participant_on_a_makes_their_socket_on_b_leave_the_room(
     pair: Pair,
 ) -> None:
@@ -214,6 +205,7 @@ async def test_removing_a_participant_on_a_makes_their_socket_on_b_leave_the_roo
     assert f"chat-{group}" not in pair.b.app.sio.rooms(on_b.sid)
 
 
+@pytest.mark.redis
 async def test_banning_through_a_disconnects_the_users_sockets_on_b(pair: Pair) -> None:
     on_b = await pair.b.sockets.open(pair.member)
     r = await pair.a.api.client.patch(f"/api/dev/users/{pair.member.id}", json={"status": "banned"})

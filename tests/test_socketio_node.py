@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,11 @@ class NodeClient:
         return await asyncio.wait_for(self.process.wait(), STEP_TIMEOUT)
 
 
+RunNode = Callable[..., Awaitable[NodeClient]]
+
+
 @pytest.fixture
-async def run_node() -> AsyncIterator[Any]:
+async def run_node() -> AsyncIterator[RunNode]:
     started: list[asyncio.subprocess.Process] = []
 
     async def run(*args: str) -> NodeClient:
@@ -82,11 +85,11 @@ async def run_node() -> AsyncIterator[Any]:
 def test_the_client_package_is_the_pinned_version() -> None:
     pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]
     installed = json.loads(CLIENT_PACKAGE.read_text())["version"]
-    assert installed == pinned["socket.io-client"] == "4.8.4"
+    assert installed == pinned["socket.io-client"]
 
 
 async def test_socket_io_client_joins_with_an_ack_and_receives_a_room_broadcast(
-    api: Api, live: str, run_node: Any
+    api: Api, live: str, run_node: RunNode
 ) -> None:
     a, b = await api.user("a"), await api.user("b")
     chat_id = await a.direct_chat(b)
@@ -104,7 +107,7 @@ async def test_socket_io_client_joins_with_an_ack_and_receives_a_room_broadcast(
 
 
 async def test_socket_io_client_gets_the_documented_connect_error_for_a_bad_token(
-    live: str, run_node: Any
+    live: str, run_node: RunNode
 ) -> None:
     node = await run_node(live, "not-a-token", "65f000000000000000000000")
     step, error = await node.step()

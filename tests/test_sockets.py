@@ -36,12 +36,13 @@ from sockets_support import (  # noqa: F401  (fixtures: app, settings, live, soc
     free_port,
     live_fixture,
     module_app,
+    notifications_of,
     serving,
     settings_fixture,
     sockets_fixture,
 )
 
-UNKNOWN_CHAT = "65f000000000000000000000"
+UNKNOWN_ID = "65f000000000000000000000"
 GARBAGE_CODES = {"VALIDATION_FAILED", "PAYLOAD_TOO_LARGE"}
 RETENTION_SECONDS = 7 * 24 * 3600
 
@@ -60,13 +61,6 @@ def alg_none_token(user_id: str) -> str:
 async def set_status(api: Api, user: User, status: str) -> None:
     r = await api.client.patch(f"/api/dev/users/{user.id}", json={"status": status})
     assert r.status_code == 200, r.text
-
-
-async def notifications_of(user: User) -> list[dict[str, Any]]:
-    r = await user.get("/api/notifications")
-    assert r.status_code == 200, r.text
-    found: list[dict[str, Any]] = r.json()["data"]["notifications"]
-    return found
 
 
 async def until(condition: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
@@ -125,7 +119,7 @@ class TestHandshake:
     async def test_connect_for_unknown_user_is_refused(
         self, settings: Settings, sockets: Sockets
     ) -> None:
-        error = await sockets.refused({"token": issue_token(settings, UNKNOWN_CHAT)})
+        error = await sockets.refused({"token": issue_token(settings, UNKNOWN_ID)})
         assert error["data"]["code"] == "UNAUTHORIZED"
 
     async def test_connect_for_banned_user_is_refused(self, api: Api, sockets: Sockets) -> None:
@@ -157,7 +151,7 @@ class TestHandshake:
         app = create_app(settings)
         async with serving(app) as url:
             opened = Sockets(url)
-            error = await opened.refused({"token": issue_token(settings, UNKNOWN_CHAT)})
+            error = await opened.refused({"token": issue_token(settings, UNKNOWN_ID)})
             await opened.close_all()
         assert error["data"]["code"] == "STORE_UNAVAILABLE"
 
@@ -216,7 +210,7 @@ class TestRooms:
 
     async def test_join_is_refused_for_an_unknown_chat(self, api: Api, sockets: Sockets) -> None:
         opened = await sockets.open(await api.user("u"))
-        assert failure_code(await opened.call("join-chat-room", UNKNOWN_CHAT)) == "NOT_FOUND"
+        assert failure_code(await opened.call("join-chat-room", UNKNOWN_ID)) == "NOT_FOUND"
 
     @pytest.mark.parametrize(
         "payload",
@@ -224,11 +218,11 @@ class TestRooms:
             "not-an-id",
             "65f00000000000000000000g",
             {"chatId": 5},
-            {"chatId": UNKNOWN_CHAT, "extra": 1},
-            {"id": UNKNOWN_CHAT},
+            {"chatId": UNKNOWN_ID, "extra": 1},
+            {"id": UNKNOWN_ID},
             None,
             42,
-            [UNKNOWN_CHAT],
+            [UNKNOWN_ID],
         ],
         ids=repr,
     )
@@ -263,7 +257,7 @@ class TestRooms:
         self, api: Api, sockets: Sockets
     ) -> None:
         opened = await sockets.open(await api.user("u"))
-        assert await opened.call("leave-chat-room", UNKNOWN_CHAT) == {"success": True}
+        assert await opened.call("leave-chat-room", UNKNOWN_ID) == {"success": True}
 
 
 class TestServerEvents:
@@ -686,7 +680,7 @@ class TestFloodsAndGarbage:
         )
         started = time.monotonic()
         assert await calm.call("join-chat-room", chat_id) == {"success": True}
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.5
         acks = await flood
         codes = [ack["error"]["code"] for ack in acks if not ack["success"]]
         assert set(codes) == {"RATE_LIMITED"}
@@ -718,7 +712,7 @@ class TestFloodsAndGarbage:
             ("\udcff" * 10,),
             ("x" * 60_000,),
             (b"\x00\xff binary",),
-            (UNKNOWN_CHAT, "a second argument"),
+            (UNKNOWN_ID, "a second argument"),
         ],
         ids=lambda args: repr(args)[:40],
     )
@@ -818,4 +812,5 @@ class TestPresence:
 
 
 async def sids_are(app: ChatApp, user: User, expected: list[str]) -> bool:
-    return await app.services.presence.sids(user.id) == expected
+    sids: list[str] = await app.services.presence.sids(user.id)
+    return sids == expected

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 from fuzzkit import PNG, Api, Member, fuzz_settings, run_app
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -79,10 +80,10 @@ class UnreadModel:
         marked = 0
         for m in self.messages:
             wanted = only is None or m.id in only
-            if wanted and m.chat == chat and m.sender != user and not m.deleted:
-                if user not in m.readers:
-                    m.readers.add(user)
-                    marked += 1
+            mine = m.chat == chat and m.sender != user and not m.deleted
+            if wanted and mine and user not in m.readers:
+                m.readers.add(user)
+                marked += 1
         return marked
 
 
@@ -326,11 +327,18 @@ def test_rate_limit_is_a_sliding_window(attempts: list[tuple[int, str, bool]]) -
         def recent() -> list[int]:
             return [s for s in stamps if s > now - WINDOW]
 
+        async def post(kind: str, content: str, cmid: str) -> httpx.Response:
+            if kind == "file":
+                form = {"content": content, "clientMessageId": cmid}
+                files = {"file": ("p.png", PNG, "image/png")}
+                return await api.call(me, "POST", f"{base}/file", data=form, files=files)
+            body = {"content": content, "clientMessageId": cmid}
+            return await api.call(me, "POST", base, json=body)
+
         async def send(kind: str, n: int) -> None:
             if kind == "retry" and accepted:
                 original = accepted[n % len(accepted)]
-                body = {"content": original["content"], "clientMessageId": original["cmid"]}
-                r = await api.call(me, "POST", base, json=body)
+                r = await post(original["kind"], original["content"], original["cmid"])
                 assert r.status_code == 200, r.text  # a retry is answered whatever the limit
                 assert r.json()["data"]["message"]["_id"] == original["_id"]
                 return
@@ -338,23 +346,15 @@ def test_rate_limit_is_a_sliding_window(attempts: list[tuple[int, str, bool]]) -
                 r = await api.call(me, "POST", base, json={"content": " \t "})
                 assert r.status_code == 400, r.text
                 return
-            cmid = f"c{n}"
-            if kind == "file":
-                form = {"content": f"file {n}", "clientMessageId": cmid}
-                files = {"file": ("p.png", PNG, "image/png")}
-                r = await api.call(me, "POST", f"{base}/file", data=form, files=files)
-            else:
-                r = await api.call(
-                    me, "POST", base, json={"content": f"m{n}", "clientMessageId": cmid}
-                )
+            kind = "file" if kind == "file" else "text"
+            content, cmid = f"m{n}", f"c{n}"
+            r = await post(kind, content, cmid)
             window = recent()
             if len(window) < LIMIT:
                 assert r.status_code == 201, r.text
                 stamps.append(now)
-                message = r.json()["data"]["message"]
-                accepted.append(
-                    {"_id": message["_id"], "content": message["content"], "cmid": cmid}
-                )
+                message_id = r.json()["data"]["message"]["_id"]
+                accepted.append({"_id": message_id, "kind": kind, "content": content, "cmid": cmid})
                 assert r.headers["X-RateLimit-Limit"] == str(LIMIT)
                 assert r.headers["X-RateLimit-Remaining"] == str(LIMIT - len(recent()))
             else:

@@ -8,7 +8,7 @@ A generator that warns about the spec is a failed step: its output is captured, 
 warning line is reported, and the exit code is 1. `generate-report.json` records every
 step. Run it with `tox -e sdk`, or alone:
 
-    python tools/sdk/generate.py [--only python,typescript,axios] [--out build/sdk]
+    python tools/sdk/generate.py [--only python,typescript,axios] [--out build/sdk] [--spec F]
 
 Exit codes: 0 generated without warnings; 1 a generator failed or warned; 2 a tool is
 missing (node_modules, Java, a Python package).
@@ -124,30 +124,30 @@ def node_tool(package: str, script: str) -> list[str]:
     return ["node", str(path)]
 
 
-def python_client(out: Path) -> list[Step]:
+def python_client(spec: Path, out: Path) -> list[Step]:
     if shutil.which("openapi-python-client") is None:
         raise MissingTool("pip install openapi-python-client==0.29.1")
-    command = ["openapi-python-client", "generate", "--path", str(SPEC)]
+    command = ["openapi-python-client", "generate", "--path", str(spec)]
     command += ["--output-path", str(out / "python"), "--overwrite", "--meta", "setup"]
     command += ["--config", str(HERE / "openapi-python-client.yaml"), "--fail-on-warning"]
     return [run("openapi-python-client", command, problem_lines)]
 
 
-def typescript_types(out: Path) -> list[Step]:
+def typescript_types(spec: Path, out: Path) -> list[Step]:
     target = out / "typescript" / "schema.ts"
     target.parent.mkdir(parents=True, exist_ok=True)
-    command = [*node_tool("openapi-typescript", "bin/cli.js"), str(SPEC), "-o", str(target)]
+    command = [*node_tool("openapi-typescript", "bin/cli.js"), str(spec), "-o", str(target)]
     # Run from HERE so that no stray redocly.yaml changes the generator's own checks.
     return [run("openapi-typescript", command, problem_lines, cwd=HERE)]
 
 
-def axios_client(out: Path) -> list[Step]:
+def axios_client(spec: Path, out: Path) -> list[Step]:
     java = [*java_command(), "-jar", str(generator_jar())]
-    validate = [*java, "validate", "-i", str(SPEC), "--recommend"]
+    validate = [*java, "validate", "-i", str(spec), "--recommend"]
     target = out / "axios"
     if target.exists():
         shutil.rmtree(target)
-    generate = [*java, "generate", "-i", str(SPEC), "-g", "typescript-axios", "-o", str(target)]
+    generate = [*java, "generate", "-i", str(spec), "-g", "typescript-axios", "-o", str(target)]
     generate += ["--additional-properties", AXIOS_OPTIONS]
     generate += ["--global-property", "apiDocs=false,modelDocs=false"]
     generate += ["--openapi-generator-ignore-list", AXIOS_SKIPPED_FILES]
@@ -164,18 +164,18 @@ def validation_problems(output: str) -> list[str]:
     return [line.strip() for line in output.splitlines() if line.strip()] or ["no verdict"]
 
 
-GENERATORS: dict[str, Callable[[Path], list[Step]]] = {
+GENERATORS: dict[str, Callable[[Path, Path], list[Step]]] = {
     "python": python_client,
     "typescript": typescript_types,
     "axios": axios_client,
 }
 
 
-def generate(out: Path, only: Sequence[str]) -> list[Step]:
+def generate(spec: Path, out: Path, only: Sequence[str]) -> list[Step]:
     out.mkdir(parents=True, exist_ok=True)
     steps: list[Step] = []
     for name in only:
-        steps += GENERATORS[name](out)
+        steps += GENERATORS[name](spec, out)
     report = [asdict(step) | {"ok": step.ok} for step in steps]
     (out / "generate-report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     return steps
@@ -193,6 +193,7 @@ def describe(step: Step) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate the API clients into build/sdk/.")
+    parser.add_argument("--spec", type=Path, default=SPEC, help="default: openapi.yaml")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--only", default=",".join(GENERATORS), help="python,typescript,axios")
     args = parser.parse_args(argv)
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown generator(s): {', '.join(unknown)}")
     try:
-        steps = generate(args.out, only)
+        steps = generate(args.spec.resolve(), args.out.resolve(), only)
     except MissingTool as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
