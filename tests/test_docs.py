@@ -15,7 +15,7 @@ from impl import docs
 from impl.app import create_app
 from impl.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RAW_LINKS = ("/docs/api/", "/docs/asyncapi/", "/openapi.yaml", "/openapi.json", "/asyncapi.yaml")
 
 
