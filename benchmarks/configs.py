@@ -55,66 +55,33 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+REFERENCE_ROWS = (  # (server, key, label, method, path)
+    ("starlette", "ref.starlette.get", "Starlette GET /ping", "GET", "/ping"),
+    ("starlette", "ref.starlette.post", "Starlette POST /echo", "POST", "/echo"),
+    ("connexion", "ref.connexion.ping", "Connexion GET /ping", "GET", "/ping"),
+    ("connexion", "ref.connexion.echo", "Connexion POST /echo", "POST", "/echo"),
+    ("prism", "ref.prism.list_chats", "Prism mock GET /api/chat", "GET", "/api/chat"),
+    (
+        "prism",
+        "ref.prism.send",
+        "Prism mock POST /api/chat/{id}/messages",
+        "POST",
+        f"/api/chat/{REF_CHAT_ID}/messages",
+    ),
+)
+
+
 def reference_rows(plan: Plan, fleet: Fleet) -> list[Row]:
-    """Rows of the bare servers that are up."""
-    rows: list[Row] = []
-    ref = {"Authorization": REF_TOKEN}
-    post = {"method": "POST", "body": SEND_BODY, "headers": ref}
-    if fleet.status.get("starlette") == "ok":
-        base = fleet.servers["starlette"].base
-        rows += [
-            Row(
-                "ref.starlette.get",
-                "Starlette GET /ping",
-                "reference",
-                "starlette",
-                _load(plan, base, "/ping", headers=ref),
-            ),
-            Row(
-                "ref.starlette.post",
-                "Starlette POST /echo",
-                "reference",
-                "starlette",
-                _load(plan, base, "/echo", **post),
-            ),
-        ]
-    if fleet.status.get("connexion") == "ok":
-        base = fleet.servers["connexion"].base
-        rows += [
-            Row(
-                "ref.connexion.ping",
-                "Connexion GET /ping",
-                "reference",
-                "connexion",
-                _load(plan, base, "/ping", headers=ref),
-            ),
-            Row(
-                "ref.connexion.echo",
-                "Connexion POST /echo",
-                "reference",
-                "connexion",
-                _load(plan, base, "/echo", **post),
-            ),
-        ]
-    if fleet.status.get("prism") == "ok":
-        base = fleet.servers["prism"].base
-        send = f"/api/chat/{REF_CHAT_ID}/messages"
-        rows += [
-            Row(
-                "ref.prism.list_chats",
-                "Prism mock GET /api/chat",
-                "reference",
-                "prism",
-                _load(plan, base, "/api/chat", headers=ref),
-            ),
-            Row(
-                "ref.prism.send",
-                "Prism mock POST /api/chat/{id}/messages",
-                "reference",
-                "prism",
-                _load(plan, base, send, **post),
-            ),
-        ]
+    """Rows of the bare servers that are up; every POST sends the Chat API's send body."""
+    rows = []
+    for server, key, label, method, path in REFERENCE_ROWS:
+        if fleet.status.get(server) != "ok":
+            continue
+        body = SEND_BODY if method == "POST" else ""
+        headers = {"Authorization": REF_TOKEN}
+        base = fleet.servers[server].base
+        load = _load(plan, base, path, method=method, body=body, headers=headers)
+        rows.append(Row(key, label, "reference", server, load))
     return rows
 
 
@@ -137,7 +104,7 @@ def our_rows(plan: Plan, fleet: Fleet) -> list[Row]:
             ),
             Row(
                 "ours.messages",
-                f"GET /api/chat/{{id}}/messages?limit=20 ({plan.history_sizes[0]:,} stored)",
+                f"GET /api/chat/{{id}}/messages?limit=20 ({plan.history_sizes[0]:,} in the chat)",
                 "ours",
                 reader_server,
                 _load(plan, base, history + "?limit=20", headers=auth),
@@ -183,7 +150,7 @@ def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
             max_requests=plan.history_requests,
             timeout_s=30,
         )
-        label = f"history page at {size:,} stored messages (1 connection)"
+        label = f"history page, chat of {size:,} messages (1 connection)"
         rows.append(Row(history_key(size), label, "history", name, load, use_wrk=False))
     return rows
 

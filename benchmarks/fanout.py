@@ -9,6 +9,7 @@ REST send to the last receiver's ``new-message``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,9 @@ class FanoutSpec:
 
 
 def node_client_available() -> bool:
-    """True when node and the repo's socket.io-client are both there."""
+    """True when node and the repo's socket.io-client are there and ``BENCH_NO_NODE`` is not set."""
+    if os.environ.get("BENCH_NO_NODE"):
+        return False
     return bool(shutil.which("node")) and (REPO / "node_modules" / "socket.io-client").is_dir()
 
 

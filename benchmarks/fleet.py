@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import time
@@ -46,7 +47,9 @@ def impl_available() -> bool:
 def prism_binary() -> Path | None:
     """The repository's Prism CLI when node can run it."""
     path = REPO / "node_modules" / ".bin" / "prism"
-    return path if shutil.which("node") and path.exists() else None
+    if os.environ.get("BENCH_NO_NODE") or not shutil.which("node"):
+        return None
+    return path if path.exists() else None
 
 
 def _uvicorn(app: str) -> Callable[[int, Path], list[str]]:

@@ -1,7 +1,9 @@
 """The issue's performance goals, evaluated on the medians of a run.
 
-Each goal is a ratio of two medians with a threshold; a goal whose inputs did not run is
-reported with ``met: None`` and the reason, never silently dropped.
+Each goal is a ratio of two medians over the interleaved reps, compared with a threshold
+(this decides met / not met). The median of the per-rep ratios (both sides measured in the
+same rep, so under the same background load) is reported next to it. A goal whose inputs
+did not run is reported with ``met: None`` and the reason, never silently dropped.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.stats import ratio
+from benchmarks.stats import median, ratio
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,35 @@ def ratio_goals(history_keys: tuple[str, str]) -> list[Ratio]:
     ]
 
 
-def _evaluate(goal: Ratio, medians: dict[str, dict[str, float]]) -> dict[str, Any]:
+def _rep_value(rep: dict[str, Any], name: str) -> float | None:
+    """One rep's value of a median field (``rps``, ``p50_ms``) in either record shape."""
+    if "failed" in rep:
+        return None
+    if name in rep:
+        return float(rep[name])
+    if name.endswith("_ms") and "latency_ms" in rep:
+        return float(rep["latency_ms"][name.removesuffix("_ms")])
+    return None
+
+
+def paired_ratio(
+    goal: Ratio, records: dict[str, dict[str, Any]]
+) -> tuple[float | None, list[float]]:
+    """Median and list of the per-rep ratios (both sides measured in the same rep)."""
+    (top_key, top_field), (bottom_key, bottom_field) = goal.numerator, goal.denominator
+    bottoms = {r["rep"]: _rep_value(r, bottom_field) for r in records[bottom_key]["reps"]}
+    ratios = []
+    for rep in records[top_key]["reps"]:
+        top, bottom = _rep_value(rep, top_field), bottoms.get(rep["rep"])
+        value = None if top is None or bottom is None else ratio(top, bottom)
+        if value is not None:
+            ratios.append(value)
+    return (round(median(ratios), 3) if ratios else None), ratios
+
+
+def _evaluate(
+    goal: Ratio, medians: dict[str, dict[str, float]], records: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     missing = [k for k, _ in (goal.numerator, goal.denominator) if k not in medians]
     record: dict[str, Any] = {
         "key": goal.key,
@@ -91,7 +121,7 @@ def _evaluate(goal: Ratio, medians: dict[str, dict[str, float]]) -> dict[str, An
         "comparison": ">=" if goal.at_least else "<=",
     }
     if missing:
-        return {**record, "ratio": None, "met": None, "detail": f"not run: {', '.join(missing)}"}
+        return {**record, "ratio": None, "met": None, "detail": f"missing: {', '.join(missing)}"}
     value = ratio(
         medians[goal.numerator[0]][goal.numerator[1]],
         medians[goal.denominator[0]][goal.denominator[1]],
@@ -99,7 +129,15 @@ def _evaluate(goal: Ratio, medians: dict[str, dict[str, float]]) -> dict[str, An
     if value is None:
         return {**record, "ratio": None, "met": None, "detail": "denominator is zero"}
     met = value >= goal.threshold if goal.at_least else value <= goal.threshold
-    return {**record, "ratio": value, "met": met, "detail": ""}
+    paired, per_rep = paired_ratio(goal, records)
+    return {
+        **record,
+        "ratio": value,
+        "met": met,
+        "detail": "",
+        "paired_ratio": paired,
+        "per_rep_ratios": per_rep,
+    }
 
 
 def _clean_load(rows: list[dict[str, Any]], fanouts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -123,5 +161,6 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """Every goal, in the order of the issue."""
     medians = {r["key"]: r["median"] for r in rows + fanouts if r.get("median")}
-    evaluated = [_evaluate(goal, medians) for goal in ratio_goals(history_keys)]
+    records = {r["key"]: r for r in rows + fanouts}
+    evaluated = [_evaluate(goal, medians, records) for goal in ratio_goals(history_keys)]
     return [*evaluated, _clean_load(rows, fanouts)]

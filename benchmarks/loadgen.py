@@ -50,8 +50,8 @@ class LoadSpec:
 
 
 def wrk_available() -> bool:
-    """True when a wrk binary is on PATH."""
-    return shutil.which("wrk") is not None
+    """True when a wrk binary is on PATH and ``BENCH_NO_WRK`` is not set."""
+    return shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
 
 
 def pin_prefix(core: int | None) -> list[str]:

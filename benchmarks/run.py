@@ -5,12 +5,14 @@ configuration from a separate load process pinned to the other core (wrk when in
 else ``benchmarks.loadgen``), interleaves the configurations rep by rep (the order rotates
 every rep), and writes ``results.json``, ``results.png`` and ``README.md``.
 
-Servers:
+Servers (``fleet.py``):
   reference  bare Starlette (GET, POST), bare Connexion 3 AsyncApp (ping, echo, validation
              on), the Prism mock of openapi.yaml (when node is installed), and a bare
              python-socketio server for fan-out;
   ours       the Chat API built by ``seeded_server.py``: a reader with 50 chats and the
              history sizes, a write server re-seeded before each rep, a fan-out server.
+Configurations (``configs.py``), sizes and durations (``plan.py``), goals (``goals.py``),
+rendering (``report.py``).
 
 ``--quick`` is a smoke run of a few seconds (1 s loads, small stores, one rep) and writes
 into a temporary directory unless ``--out`` is given.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -282,6 +285,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per load (default 4)")
     parser.add_argument("--out", type=Path, help="output directory (default benchmarks/)")
     parser.add_argument("--no-ours", action="store_true", help="reference servers only")
+    parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator")
+    parser.add_argument(
+        "--no-node", action="store_true", help="python-socketio fan-out clients, no Prism"
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -307,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     With ``--check`` the status is 1 when a configuration failed or was not clean.
     """
     args = _parse_args(argv)
+    if args.no_wrk:
+        os.environ["BENCH_NO_WRK"] = "1"
+    if args.no_node:
+        os.environ["BENCH_NO_NODE"] = "1"
     plan, out = make_plan(args)
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
@@ -328,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = "impl.app is not importable" if not args.no_ours else "--no-ours"
         fleet.status["ours"] = f"not run: {reason}"
     if prism_binary() is None and "prism" not in fleet.status:
-        fleet.status["prism"] = "not run: node or node_modules/.bin/prism is missing"
+        fleet.status["prism"] = "not run: no node, no node_modules/.bin/prism, or --no-node"
     row_records = [summarise_row(r) for r in rows]
     fan_records = [summarise_fanout(c) for c in configs]
     results = {

@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.yaml"
 ASYNCAPI_PATH = ROOT / "asyncapi.yaml"
 
+# A Redis that stops answering must not stall requests: fail fast, serve locally, log.
+REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
 access_log = logging.getLogger("impl.access")
 log = logging.getLogger("impl.app")
 
@@ -117,12 +120,17 @@ def _presence(settings: Settings) -> Presence:
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        return RedisPresence(aioredis.Redis.from_url(settings.redis_url))
+        client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
+        return RedisPresence(client)
     return LocalPresence()
 
 
 def _socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, redis_options=REDIS_OPTIONS)
+        if settings.redis_url
+        else None
+    )
     allowed = _origin_check(settings)
     return socketio.AsyncServer(
         async_mode="asgi",
@@ -276,9 +284,20 @@ class _Outer:
             elif message["type"] == "lifespan.shutdown":
                 if self.index_task is not None:
                     self.index_task.cancel()
-                self.services.store.db.client.close()
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def shutdown(self) -> None:
+        """Close sockets, the Redis connections and the store's client."""
+        sio = self.services.effects.sio
+        await sio.shutdown()
+        manager = sio.manager
+        listener = getattr(manager, "thread", None)
+        if isinstance(listener, asyncio.Task):
+            listener.cancel()
+        await self.services.presence.close()
+        self.services.store.db.client.close()
 
     async def prepare_store(self) -> None:
         """Create indexes, retrying while the store is unreachable (the server still starts)."""

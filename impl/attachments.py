@@ -137,6 +137,7 @@ def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[s
     }
 
 
+@messages.reporting_allowance
 def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Reply:
     chat = load_member_chat(caller, chat_id)
     if upload is None or not hasattr(upload, "file"):

@@ -18,6 +18,13 @@ MULTIPART_ALLOWANCE = 64 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+def without_content_type(scope: Scope) -> Scope:
+    """An empty body has no media type: clients that label one anyway (aiohttp sends
+    `application/octet-stream` on a bare PUT) must not get 415 for an optional body."""
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
+    return {**scope, "headers": headers}
+
+
 def with_body(scope: Scope, body: bytes) -> tuple[Scope, Receive]:
     """The request again, its whole body in hand and its length declared."""
     headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
@@ -97,6 +104,9 @@ class BodyLimit:
                 await send_problem(send, too_large(limit, is_file))
                 return
             scope, receive = with_body(scope, body)
+            declared = len(body)
+        if declared == 0:
+            scope = without_content_type(scope)
         seen = 0
 
         async def counted_receive() -> Message:

@@ -7,7 +7,7 @@ stores it, and queues its broadcast on the caller; `replay` serves
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -43,9 +43,17 @@ def next_seq(store: Store, chat_id: ObjectId) -> int:
 
 
 def record(
-    caller: Caller, chat_id: ObjectId, event: str, payload: dict[str, Any]
+    caller: Caller,
+    chat_id: ObjectId,
+    event: str,
+    payload: dict[str, Any],
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Number, store and queue one event of `chat-<chatId>`; returns the broadcast payload."""
+    """Number, store and queue one event of `chat-<chatId>`; returns the broadcast payload.
+
+    `at` is the instant of the change the event reports (a message's `deletedAt`, ...), so
+    that a client replaying `createdAt` gets the very timestamp a fresh fetch shows.
+    """
     assert event in REPLAYABLE, event
     seq = next_seq(caller.store, chat_id)
     body: dict[str, Any] = jsonable({"chatId": chat_id, "seq": seq, **payload})
@@ -55,7 +63,7 @@ def record(
             "seq": seq,
             "event": event,
             "payload": body,
-            "createdAt": caller.clock.now(),
+            "createdAt": at or caller.clock.now(),
         }
     )
     caller.effects.append(Emit(chat_room(chat_id), event, body))

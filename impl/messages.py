@@ -8,8 +8,10 @@ then not stored gives the allowance back. Every change is stored before its even
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +23,7 @@ from impl.access import load_chat, load_member_chat
 from impl.clock import as_utc
 from impl.context import Caller
 from impl.effects import NotifyOffline
-from impl.errors import Conflict, Forbidden, ValidationFailed, not_participant
+from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed, not_participant
 from impl.limits import check_metadata, clean_text
 from impl.ratelimit import Allowance
 from impl.reply import Reply
@@ -154,13 +156,28 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
         },
     )
     view = message_view(doc, caller.settings.edit_window_seconds)
-    events.record(caller, chat["_id"], "new-message", {"message": view})
+    events.record(caller, chat["_id"], "new-message", {"message": view}, at=now)
     others = tuple(str(p) for p in chat["participants"] if p != caller.id)
     if others:
         caller.effects.append(NotifyOffline(str(chat["_id"]), str(message_id), others))
     return Reply({"message": view}, 201, allowance.headers())
 
 
+def reporting_allowance(send: Callable[..., Reply]) -> Callable[..., Reply]:
+    """Make every answer of a send carry the caller's `X-RateLimit-*`, refusals included."""
+
+    @functools.wraps(send)
+    def wrapper(caller: Caller, *args: Any) -> Reply:
+        try:
+            return send(caller, *args)
+        except ApiError as exc:
+            exc.headers = {**ratelimit.peek(caller).headers(), **(exc.headers or {})}
+            raise
+
+    return wrapper
+
+
+@reporting_allowance
 def send(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply:
     chat = load_member_chat(caller, chat_id)
     pending = draft(caller, chat, body)
@@ -236,7 +253,7 @@ def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) ->
     message.update(content=content, editedAt=now)
     _refresh_preview(caller, message)
     view = message_view(message, caller.settings.edit_window_seconds)
-    events.record(caller, chat["_id"], "message-edited", {"message": view})
+    events.record(caller, chat["_id"], "message-edited", {"message": view}, at=now)
     return Reply({"message": view})
 
 
@@ -257,7 +274,8 @@ def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
             files.remove(caller.store, files.attachment_file_ids(message.get("attachments", [])))
             message.update(tombstone)
             _refresh_preview(caller, message)
-            events.record(caller, chat["_id"], "message-deleted", {"messageId": message["_id"]})
+            deleted = {"messageId": message["_id"]}
+            events.record(caller, chat["_id"], "message-deleted", deleted, at=now)
     message = _load_message(caller, chat, message_id)
     return Reply({"message": message_view(message, caller.settings.edit_window_seconds)})
 
@@ -287,5 +305,6 @@ def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Repl
             chat["_id"],
             "messages-read",
             {"userId": caller.id, "messageIds": candidates, "readAt": now},
+            at=now,
         )
     return Reply({"modifiedCount": result.modified_count})

@@ -25,6 +25,7 @@ class Presence(Protocol):
     async def remove(self, user_id: str, sid: str) -> None: ...
     async def sids(self, user_id: str) -> list[str]: ...
     async def online(self, user_ids: Iterable[str]) -> set[str]: ...
+    async def close(self) -> None: ...
 
 
 class LocalPresence:
@@ -46,6 +47,9 @@ class LocalPresence:
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if self._sids.get(u)}
+
+    async def close(self) -> None:
+        self._sids.clear()
 
 
 class RedisPresence:

@@ -370,3 +370,13 @@ class TestConfig:
     async def test_needs_a_token(self, api: Api) -> None:
         r = await api.client.get("/api/chat/config")
         assert_problem(r, 401, "UNAUTHORIZED")
+
+
+async def test_an_empty_body_with_a_content_type_is_no_body(api: Api) -> None:
+    a, b = await api.user("a"), await api.user("b")
+    chat_id = await a.direct_chat(b)
+    r = await a.request(
+        "PUT", f"/api/chat/{chat_id}/archive", headers={"Content-Type": "application/octet-stream"}
+    )
+    assert r.status_code == 200
+    assert r.json()["data"]["archived"] is True

@@ -340,3 +340,16 @@ class TestMarkRead:
         await b.request("PATCH", f"/api/chat/{chat_id}/messages/read")
         message = (await a.get(f"/api/chat/{chat_id}/messages")).json()["data"]["messages"][0]
         assert [rb["userId"] for rb in message["readBy"]] == [a.id, b.id]
+
+
+class TestRateLimitHeadersOnRefusals:
+    async def test_a_refused_send_still_reports_the_allowance(self, api: Api) -> None:
+        a, _, chat_id = await pair(api)
+        await a.sent(chat_id)
+        blank = await a.send(chat_id, "   ")
+        assert_problem(blank, 400, "VALIDATION_FAILED")
+        assert blank.headers["X-RateLimit-Remaining"] == "19"
+        outsider = await api.user("c")
+        refused = await outsider.send(chat_id)
+        assert_problem(refused, 403, "NOT_PARTICIPANT")
+        assert refused.headers["X-RateLimit-Remaining"] == "20"

@@ -149,10 +149,13 @@ class TestHandshake:
             jwt_secret="a-test-secret-that-is-long-enough-for-hs256",
         )
         app = create_app(settings)
-        async with serving(app) as url:
-            opened = Sockets(url)
-            error = await opened.refused({"token": issue_token(settings, UNKNOWN_ID)})
-            await opened.close_all()
+        try:
+            async with serving(app) as url:
+                opened = Sockets(url)
+                error = await opened.refused({"token": issue_token(settings, UNKNOWN_ID)})
+                await opened.close_all()
+        finally:
+            app.close()
         assert error["data"]["code"] == "STORE_UNAVAILABLE"
 
     async def test_long_polling_without_websocket_connects_and_gets_events(
