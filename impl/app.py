@@ -120,7 +120,11 @@ def _presence(settings: Settings) -> Presence:
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_OPTIONS["socket_connect_timeout"],
+            socket_timeout=REDIS_OPTIONS["socket_timeout"],
+        )
         return RedisPresence(client)
     return LocalPresence()
 
