@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema.validators import validator_for
+
 from asyncapi_contract import (
     ASYNCAPI_PATH,
     CLIENT_EVENTS,
@@ -35,7 +37,6 @@ from asyncapi_contract import (
     validate_schema,
     validate_server_event,
 )
-from jsonschema.validators import validator_for
 
 SPECS_DIR = ROOT / "node_modules" / "@asyncapi" / "specs" / "schemas"
 PARSER_DIR = ROOT / "node_modules" / "@asyncapi" / "parser"
