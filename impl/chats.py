@@ -1,52 +1,30 @@
 """Conversation rules: who may be in a chat, dedupe of direct and purchase chats, the
 support pool, listing with unread counts, per-user archive, group membership changes.
 
-Unread counts are never stored: they are counted from the messages themselves
-(others' messages, not deleted, without the viewer in `readBy`), so they cannot drift or
-go negative whatever interleaving of sends, reads and deletes happens.
+Unread counts live on the chat document; `impl.unread` says how they stay exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from bson import ObjectId
 
-from impl import events, messages
+from impl import events, messages, unread
 from impl.access import load_chat, load_member_chat
 from impl.context import Caller
 from impl.effects import Emit, LeaveRoom, chat_room, user_room
 from impl.errors import Forbidden, NotFound, ValidationFailed, not_participant
 from impl.limits import check_metadata, clean_text
 from impl.reply import Reply
-from impl.store import Doc, Store, parse_id
+from impl.store import Doc, parse_id
 from impl.views import chat_view, pagination, user_summary
 
 SUPPORT_ROLES = ("support", "admin")
 
 
-def unread_counts(
-    store: Store, chat_ids: Iterable[ObjectId], viewer: ObjectId
-) -> dict[ObjectId, int]:
-    pipeline: list[dict[str, Any]] = [
-        {
-            "$match": {
-                "chatId": {"$in": list(chat_ids)},
-                "senderId": {"$ne": viewer},
-                "deletedAt": None,
-                "readBy.userId": {"$ne": viewer},
-            }
-        },
-        {"$group": {"_id": "$chatId", "n": {"$sum": 1}}},
-    ]
-    return {row["_id"]: row["n"] for row in store.messages.aggregate(pipeline)}
-
-
 def view_for(caller: Caller, chat: Doc, viewer: ObjectId | None = None) -> dict[str, Any]:
-    viewer = caller.id if viewer is None else viewer
-    unread = unread_counts(caller.store, [chat["_id"]], viewer).get(chat["_id"], 0)
-    return chat_view(chat, viewer, unread)
+    return chat_view(chat, caller.id if viewer is None else viewer)
 
 
 def _new_chat(caller: Caller, kind: str, participants: list[ObjectId], **fields: Any) -> Doc:
@@ -58,6 +36,7 @@ def _new_chat(caller: Caller, kind: str, participants: list[ObjectId], **fields:
         "participants": participants,
         "createdBy": caller.id,
         "archivedBy": [],
+        "unread": unread.initial(participants),
         "seq": 0,
         "createdAt": now,
         "updatedAt": now,
@@ -149,13 +128,14 @@ def list_for(caller: Caller, page: int, limit: int, kind: str | None, archived: 
     query["archivedBy"] = caller.id if archived else {"$ne": caller.id}
     newest = [("sortAt", -1), ("_id", -1)]
     total, found = caller.store.page(caller.store.chats, query, newest, page, limit)
-    unread = unread_counts(caller.store, [c["_id"] for c in found], caller.id)
-    chats = [chat_view(c, caller.id, unread.get(c["_id"], 0)) for c in found]
+    chats = [chat_view(c, caller.id) for c in found]
     return Reply({"chats": chats, "pagination": pagination(page, limit, total)})
 
 
 def stats(caller: Caller) -> Reply:
-    mine = list(caller.store.chats.find({"participants": caller.id}, {"archivedBy": True}))
+    mine = list(
+        caller.store.chats.find({"participants": caller.id}, {"archivedBy": True, "unread": True})
+    )
     ids = [c["_id"] for c in mine]
     total_messages = caller.store.messages.count_documents(
         {"chatId": {"$in": ids}, "deletedAt": None}
@@ -165,7 +145,7 @@ def stats(caller: Caller) -> Reply:
             "totalChats": len(mine),
             "archivedChats": sum(caller.id in c.get("archivedBy", []) for c in mine),
             "totalMessages": total_messages,
-            "totalUnread": sum(unread_counts(caller.store, ids, caller.id).values()),
+            "totalUnread": sum(unread.of(c, caller.id) for c in mine),
         }
     )
 
@@ -175,10 +155,7 @@ def info(caller: Caller, chat_id: str) -> Reply:
     users = {u["_id"]: u for u in caller.store.users.find({"_id": {"$in": chat["participants"]}})}
     view = view_for(caller, chat)
     view["participants"] = [user_summary(users[p]) for p in chat["participants"] if p in users]
-    view["unreadCounts"] = {
-        str(p): unread_counts(caller.store, [chat["_id"]], p).get(chat["_id"], 0)
-        for p in chat["participants"]
-    }
+    view["unreadCounts"] = {str(p): unread.of(chat, p) for p in chat["participants"]}
     return Reply({"chat": view})
 
 
@@ -213,9 +190,13 @@ def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply
     chat = _managed_group(caller, chat_id)
     user_id = parse_id(body["userId"], "userId")
     _require_users(caller, [user_id])
+    starts_with = unread.recount(caller.store, chat["_id"], user_id)
     added = caller.store.chats.update_one(
         {"_id": chat["_id"], "participants": {"$ne": user_id}},
-        {"$push": {"participants": user_id}, "$set": {"updatedAt": caller.clock.now()}},
+        {
+            "$push": {"participants": user_id},
+            "$set": {"updatedAt": caller.clock.now(), unread.key(user_id): starts_with},
+        },
     )
     if added.modified_count == 0:
         raise ValidationFailed("that user is already a participant", code="ALREADY_PARTICIPANT")
@@ -239,6 +220,7 @@ def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> Rep
         {
             "$pull": {"participants": user_id, "archivedBy": user_id},
             "$set": {"updatedAt": caller.clock.now()},
+            "$unset": {unread.key(user_id): ""},
         },
     )
     if removed.modified_count == 0:

@@ -36,8 +36,10 @@ def indexes(settings: Settings) -> list[Index]:
         Index("chats", [("dedupeKey", ASC)], {"unique": True}),
         Index("chats", [("participants", ASC), ("sortAt", DESC)]),
         Index("messages", [("chatId", ASC), ("createdAt", DESC), ("_id", DESC)]),
-        Index("messages", [("clientKey", ASC)], {"unique": True}),
-        Index("events", [("chatId", ASC), ("seq", ASC)], {"unique": True}),
+        # sparse: only sends with a clientMessageId carry a key (and pay for the check)
+        Index("messages", [("clientKey", ASC)], {"unique": True, "sparse": True}),
+        # not unique: `seq` comes from an atomic $inc on the chat, so it is unique already
+        Index("events", [("chatId", ASC), ("seq", ASC)]),
         Index(
             "events",
             [("createdAt", ASC)],

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 
-from impl import events, files, ratelimit
+from impl import events, files, ratelimit, unread
 from impl.access import load_chat, load_member_chat
 from impl.clock import as_utc
 from impl.context import Caller
@@ -131,8 +132,9 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
         "readBy": [{"userId": caller.id, "readAt": now}],
         "createdAt": now,
         "fingerprint": pending.fingerprint,
-        "clientKey": _client_key(chat["_id"], caller.id, cmid) if cmid else f"id:{message_id}",
     }
+    if cmid:  # sparse unique index: only idempotent sends carry a key
+        doc["clientKey"] = _client_key(chat["_id"], caller.id, cmid)
     optional = {
         "replyToMessageId": pending.reply_to,
         "metadata": pending.metadata,
@@ -152,7 +154,8 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
                 "lastMessageAt": now,
                 "sortAt": now,
                 "updatedAt": now,
-            }
+            },
+            "$inc": unread.for_new_message(chat, caller.id),
         },
     )
     view = message_view(doc, caller.settings.edit_window_seconds)
@@ -267,10 +270,13 @@ def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
     if message.get("deletedAt") is None:
         now = caller.clock.now()
         tombstone = {"deletedAt": now, "content": "", "attachments": []}
-        changed = caller.store.messages.update_one(
-            {"_id": message["_id"], "deletedAt": None}, {"$set": tombstone}
+        before = caller.store.messages.find_one_and_update(
+            {"_id": message["_id"], "deletedAt": None},
+            {"$set": tombstone},
+            return_document=ReturnDocument.BEFORE,
         )
-        if changed.modified_count:
+        if before is not None:
+            unread.deleted(caller.store, chat, before)
             files.remove(caller.store, files.attachment_file_ids(message.get("attachments", [])))
             message.update(tombstone)
             _refresh_preview(caller, message)
@@ -282,7 +288,7 @@ def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
 
 def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
     chat = load_member_chat(caller, chat_id)
-    unread: dict[str, Any] = {
+    not_yet_read: dict[str, Any] = {
         "chatId": chat["_id"],
         "senderId": {"$ne": caller.id},
         "deletedAt": None,
@@ -290,15 +296,16 @@ def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Repl
     }
     wanted = (body or {}).get("messageIds") or []
     if wanted:
-        unread["_id"] = {"$in": [parse_id(m, "messageIds item") for m in wanted]}
-    candidates = [m["_id"] for m in caller.store.messages.find(unread, {"_id": True})]
+        not_yet_read["_id"] = {"$in": [parse_id(m, "messageIds item") for m in wanted]}
+    candidates = [m["_id"] for m in caller.store.messages.find(not_yet_read, {"_id": True})]
     if not candidates:
         return Reply({"modifiedCount": 0})
     now = caller.clock.now()
     result = caller.store.messages.update_many(
-        {**unread, "_id": {"$in": candidates}},
+        {**not_yet_read, "_id": {"$in": candidates}},
         {"$push": {"readBy": {"userId": caller.id, "readAt": now}}},
     )
+    unread.read(caller.store, chat["_id"], caller.id, result.modified_count)
     if result.modified_count:
         events.record(
             caller,

@@ -18,7 +18,7 @@ from connexion.validators import (
     MultiPartFormDataValidator,
 )
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import Scope
 
 from impl.errors import ValidationFailed
@@ -64,7 +64,10 @@ class _ClosingMultiPartParser(MultiPartParser):
     (left open they leak a temporary file per upload until garbage collection)."""
 
     async def parse(self) -> FormData:
-        form = await super().parse()
+        try:
+            form = await super().parse()
+        except MultiPartException as exc:  # malformed multipart is the client's error: 400
+            raise ValidationFailed(f"the multipart body is not valid: {exc.message}") from None
         for _, value in form.multi_items():
             if isinstance(value, UploadFile):
                 await value.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from impl import unread
 from impl.clock import isoformat
 from impl.store import Doc
 
@@ -60,10 +61,10 @@ def pick(doc: Doc, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: jsonable(doc[f]) for f in fields if doc.get(f) is not None}
 
 
-def chat_view(doc: Doc, viewer: ObjectId, unread: int) -> dict[str, Any]:
+def chat_view(doc: Doc, viewer: ObjectId) -> dict[str, Any]:
     view = pick(doc, CHAT_FIELDS)
     view.setdefault("participants", [])
-    view["unreadCount"] = unread
+    view["unreadCount"] = unread.of(doc, viewer)
     view["archived"] = viewer in doc.get("archivedBy", [])
     return view
 

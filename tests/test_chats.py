@@ -380,3 +380,13 @@ async def test_an_empty_body_with_a_content_type_is_no_body(api: Api) -> None:
     )
     assert r.status_code == 200
     assert r.json()["data"]["archived"] is True
+
+
+async def test_a_new_participant_starts_with_the_existing_messages_unread(api: Api) -> None:
+    a, b, c, d = [await api.user(n) for n in "abcd"]
+    group = await a.group_chat(b, c)
+    await a.sent(group, "1")
+    gone = await b.sent(group, "2")
+    await b.request("DELETE", f"/api/chat/{group}/messages/{gone['_id']}")
+    await a.post(f"/api/chat/{group}/participants", json={"userId": d.id})
+    assert (await d.chat(group))["unreadCounts"][d.id] == 1

@@ -9,6 +9,7 @@ other test files, and a second conftest here would shadow it for them.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import re
 import tomllib
@@ -172,6 +173,25 @@ def build_world(settings_: Settings | None = None) -> World:
     )
 
 
+Snapshot = dict[str, list[dict[str, Any]]]
+
+
+def snapshot(app: ChatApp) -> Snapshot:
+    """Every stored document of the app (the embedded store), to restore later."""
+    db = app.services.store.db
+    return {name: list(db[name].find({})) for name in db.list_collection_names()}
+
+
+def restore(app: ChatApp, saved: Snapshot) -> None:
+    """Put the store back exactly as `snapshot` saw it (same ids, same users, no more)."""
+    db = app.services.store.db
+    for name in db.list_collection_names():
+        db[name].delete_many({})
+    for name, docs in saved.items():
+        if docs:
+            db[name].insert_many(copy.deepcopy(docs))
+
+
 # ---- Schemathesis configuration --------------------------------------------------------
 
 
@@ -332,7 +352,8 @@ class Api:
             assert r.status_code == 200, r.text
 
     async def call(self, who: Member, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, path, headers=who.headers, **kwargs)
+        headers = {**who.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def data(self, who: Member, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The `data` of a call that must succeed."""
@@ -367,12 +388,13 @@ def run_app(
     scenario: Callable[[Api, ChatApp], Awaitable[None]],
     settings_: Settings | None = None,
     *,
-    frozen: bool = False,
+    clock: Clock | None = None,
 ) -> None:
-    """Run `scenario` against a fresh app (and store) in a fresh event loop."""
+    """Run `scenario` against a fresh app (and store) in a fresh event loop; `clock`
+    replaces the server's clock (see `FrozenClock`)."""
     app = create_app(settings_ or fuzz_settings())
-    if frozen:
-        app.services.clock = FrozenClock()
+    if clock is not None:
+        app.services.clock = clock
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)

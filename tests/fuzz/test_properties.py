@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-from fuzzkit import PNG, Api, Member, fuzz_settings, run_app
+from fuzzkit import PNG, Api, FrozenClock, Member, fuzz_settings, run_app
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -104,6 +104,7 @@ unread_step = st.one_of(
 @example(  # a read, then the message is deleted: the count must not go below zero
     steps=[("send", 0, GROUP), ("read_all", 1, GROUP), ("delete", 0, 0), ("read_all", 1, GROUP)]
 )
+@example(steps=[("send", 0, GROUP), ("read_some", 1, GROUP, [])])  # [] marks all
 @example(  # ids of another chat in messageIds mark nothing here
     steps=[("send", 1, DIRECT), ("send", 2, GROUP), ("read_some", 0, GROUP, [0])]
 )
@@ -137,8 +138,9 @@ def test_unread_counts_follow_the_model(steps: list[tuple[Any, ...]]) -> None:
                 only = None
                 body: dict[str, Any] = {}
                 if kind == "read_some" and model.messages:
-                    only = {model.messages[i % len(model.messages)].id for i in step[3]}
-                    body = {"messageIds": sorted(only)}
+                    picked = {model.messages[i % len(model.messages)].id for i in step[3]}
+                    body = {"messageIds": sorted(picked)}
+                    only = picked or None  # an empty list marks everything
                 data = await api.data(users[who], "PATCH", f"{path}/messages/read", json=body)
                 assert data["modifiedCount"] == model.mark_read(who, chat, only)
             elif kind == "archive":
@@ -270,7 +272,7 @@ def test_paging_returns_every_message_once_newest_first(
             else:
                 assert history[m["_id"]]["content"] == f"m{i}"
 
-    run_app(scenario, UNLIMITED, frozen=True)
+    run_app(scenario, UNLIMITED, clock=FrozenClock())
 
 
 def _created(sent: list[dict[str, Any]], message_id: str) -> datetime:
@@ -296,7 +298,7 @@ def test_paging_by_timestamp_when_timestamps_are_distinct(gaps: list[int], limit
             params = {"limit": limit, "before": page[-1]["createdAt"]}
         assert seen == [m["_id"] for m in reversed(sent)]
 
-    run_app(scenario, UNLIMITED, frozen=True)
+    run_app(scenario, UNLIMITED, clock=FrozenClock())
 
 
 # ---- (c) the rate limiter ----------------------------------------------------------------------
@@ -382,7 +384,7 @@ def test_rate_limit_is_a_sliding_window(attempts: list[tuple[int, str, bool]]) -
         for first, last in zip(times, times[LIMIT:], strict=False):
             assert last - first >= timedelta(seconds=WINDOW)
 
-    run_app(scenario, fuzz_settings(), frozen=True)
+    run_app(scenario, fuzz_settings(), clock=FrozenClock())
 
 
 # ---- (d) idempotency -----------------------------------------------------------------------------
