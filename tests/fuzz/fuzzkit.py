@@ -49,7 +49,7 @@ class Budget:
 
 BUDGETS = {
     "ci": Budget(
-        operation_examples=30, stateful_examples=40, stateful_steps=20, property_examples=30
+        operation_examples=50, stateful_examples=80, stateful_steps=20, property_examples=40
     ),
     "long": Budget(
         operation_examples=500, stateful_examples=400, stateful_steps=40, property_examples=400
@@ -102,7 +102,6 @@ class World:
     spares: list[str]
     dev_target: str
     group: str
-    direct: str
     editable: str
     deletable: str
     foreign: str
@@ -140,7 +139,6 @@ def build_world(settings_: Settings | None = None) -> World:
             "/api/chat",
             json={"participantIds": [peer.id, spares[0]], "type": "group", "title": "fuzz"},
         )["chat"]["_id"]
-        direct = call(owner, "POST", "/api/chat", json={"participantIds": [peer.id]})["chat"]["_id"]
 
         def send(who: Member, content: str) -> str:
             path = f"/api/chat/{group}/messages"
@@ -164,7 +162,6 @@ def build_world(settings_: Settings | None = None) -> World:
         spares=spares,
         dev_target=dev_target,
         group=group,
-        direct=direct,
         editable=editable,
         deletable=deletable,
         foreign=foreign,
