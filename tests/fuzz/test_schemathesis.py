@@ -1,12 +1,26 @@
-"""The spec fuzzes the implementation: every operation of openapi.yaml, in process, with
-every built-in Schemathesis check plus the contract's envelope checks (`fuzzkit`).
+"""The spec fuzzes the implementation: every operation of openapi.yaml, in process, through
+the examples, coverage and fuzzing phases, with every built-in check of schemathesis 4.32.5
+on every operation:
 
-Each generated request carries the token of a user who created (and so belongs to) the
-chat that every `{id}` is pinned to; `{messageId}`, `{participantId}` and `{fileId}` are
-pinned to real ones of that chat, so cases reach the rules behind "not found". Bodies draw
-user and message ids from the seeded world half of the time. The statuses that
-`positive_data_acceptance` accepts per operation, and the two dev operations left out,
-are in `schemathesis.toml`, each with its reason.
+    not_a_server_error, status_code_conformance, content_type_conformance,
+    response_headers_conformance, response_schema_conformance, negative_data_rejection,
+    positive_data_acceptance, missing_required_header, unsupported_method,
+    allow_header_conformance, use_after_free, ensure_resource_availability, ignored_auth,
+    object_level_authorization
+
+plus the contract's own (`fuzzkit.problem_document`, `fuzzkit.success_envelope`). The app
+validates its own responses too (`Settings(validate_responses=True)`).
+
+Each request carries the token of `owner`, who created the group chat that every `{id}`
+is pinned to; `{messageId}`, `{participantId}` and `{fileId}` are pinned to real ones of
+that chat, so cases get past "not found" to the rules behind it. Bodies draw user and
+message ids from the seeded world half of the time. What `positive_data_acceptance`
+accepts per operation, and the two dev operations left out, are in `schemathesis.toml`
+with their reasons.
+
+Checks that need a history: `use_after_free`, `ensure_resource_availability` and
+`object_level_authorization` (owner's reads replayed as `outsider`) judge a request by the
+steps before it, so they bite in test_stateful.py; here they run and stay quiet.
 """
 
 from __future__ import annotations

@@ -7,11 +7,14 @@ participant -> remove them. Schemathesis adds links it infers from the schema (l
 the dev user endpoints). Path parameters come only from links; bodies draw user and message
 ids from the seeded world, so chats get created and the links have something to follow.
 
-Every step runs every built-in check (`use_after_free` and `ensure_resource_availability`
-among them: they read the recorded scenario this machine keeps) and the contract's
-envelope checks from fuzzkit. The run counts the operations that answered 2xx and asserts
-a floor, so a spec edit that breaks a link, or a server change that breaks a chain, shows
-up as lost reach.
+Every step runs every built-in check and the contract's envelope checks from fuzzkit.
+Three checks need the recorded scenario this machine keeps: `use_after_free`,
+`ensure_resource_availability`, and `object_level_authorization`, which replays each read
+of a chat `owner` just created as `outsider` (in none of owner's chats) and fails if the
+outsider gets it too (a server that skipped the participant check fails here at once).
+
+The run counts the operations that answered 2xx and asserts a floor, so a spec edit that
+breaks a link, or a server change that breaks a chain, shows up as lost reach.
 
 Not reached: `POST /api/chat/purchase-request`. Schemathesis starts scenarios only from
 operations it expects to succeed with generated data, and an operation whose body names an
@@ -46,8 +49,9 @@ LINKED = {
     "GET /api/chat/{id}/events",
     "GET /api/chat/{id}/attachments/{fileId}",
 }
-# Distinct operations that must answer 2xx at least once in a run. A ci run reaches 14-17
-# (11-13 of the linked ones), the long profile all linked ones but the purchase chat.
+# Distinct operations that must answer 2xx at least once in a run. Runs of the ci profile
+# reached 14 to 17 (11 to 14 of the linked ones); the long profile reached every linked
+# operation but the purchase chat (see above).
 MINIMUM_REACHED = 12
 
 called: Counter[str] = Counter()
