@@ -6,9 +6,14 @@ import argparse
 import logging
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from impl.settings import Settings, SettingsError
+
+# connexion imports starlette's test client, which warns when httpx is installed; the
+# server never uses it, so keep the notice out of the operator's console.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 SETTINGS_HELP = """
 environment variables (flags win over them):
