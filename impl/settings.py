@@ -23,6 +23,24 @@ ALLOWED_MIME_TYPES = (
 LOCAL_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1)(:\d+)?$"
 
 
+# Every variable `Settings.from_env` reads (the notebooks start servers without them).
+ENV_VARS = (
+    "MONGODB_URI",
+    "MONGODB_DB",
+    "MONGO_TIMEOUT_MS",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "CHAT_DEV",
+    "CHAT_MAX_MESSAGE_LENGTH",
+    "CHAT_EDIT_WINDOW_SECONDS",
+    "CHAT_RATE_LIMIT",
+    "CHAT_RATE_WINDOW_SECONDS",
+    "CHAT_MAX_UPLOAD_BYTES",
+    "CORS_ORIGINS",
+    "LOG_LEVEL",
+)
+
+
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with."""
 

@@ -21,10 +21,11 @@ import socketio
 from bson import ObjectId
 from pymongo.errors import ConnectionFailure
 
+from impl.access import member_chat
 from impl.auth import active_user, subject_of
 from impl.context import Services
 from impl.effects import Emit, chat_room, user_room
-from impl.errors import ApiError, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from impl.errors import ApiError, RateLimited, Unauthorized, ValidationFailed
 from impl.store import parse_id
 
 log = logging.getLogger("impl.sockets")
@@ -221,13 +222,7 @@ class ChatSockets:
         return run
 
     async def require_participant(self, user_id: str, chat_id: ObjectId) -> None:
-        chat = await self.services.run(
-            self.services.store.chats.find_one, {"_id": chat_id}, {"participants": True}
-        )
-        if chat is None:
-            raise NotFound("chat not found")
-        if ObjectId(user_id) not in chat["participants"]:
-            raise Forbidden("you are not a participant of this chat", code="NOT_PARTICIPANT")
+        await self.services.run(member_chat, self.services.store, chat_id, ObjectId(user_id))
 
     async def join(self, sid: str, user_id: str, data: Any) -> Ack:
         chat_id = chat_id_of(data)

@@ -35,24 +35,13 @@ from urllib.parse import urlencode
 import aiohttp
 import socketio
 
+from impl.settings import ENV_VARS
+
 REPO = Path(__file__).resolve().parent.parent
 
-# Environment variables that would point the walkthrough server elsewhere or change the
-# rules it demonstrates; the child process runs without them.
-_SERVER_ENV_DROPPED = (
-    "MONGODB_URI",
-    "MONGODB_DB",
-    "MONGO_TIMEOUT_MS",
-    "REDIS_URL",
-    "JWT_SECRET",
-    "CHAT_DEV",
-    "CHAT_MAX_MESSAGE_LENGTH",
-    "CHAT_EDIT_WINDOW_SECONDS",
-    "CHAT_RATE_LIMIT",
-    "CHAT_RATE_WINDOW_SECONDS",
-    "CHAT_MAX_UPLOAD_BYTES",
-    "CORS_ORIGINS",
-)
+# The walkthrough server runs without any variable the server reads, so that nothing in
+# the environment points it elsewhere or changes the rules it demonstrates.
+_SERVER_ENV_DROPPED = ENV_VARS
 
 
 # --------------------------------------------------------------------------- server
