@@ -129,8 +129,9 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
     from bson.errors import InvalidId
 
     from impl.auth import issue_token
-    from impl.db import connect
     from impl.dev import DEMO_CAST
+    from impl.store import Store
+    from impl.store.database import connect
 
     settings = settings.with_overrides(mongo_uri=args.mongo_uri)
     settings.check()
@@ -146,7 +147,7 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
             "the embedded store lives inside the server: use a demo user id or POST /api/dev/users"
         )
     else:
-        exists = connect(settings)["users"].find_one({"_id": user_id}) is not None
+        exists = Store(connect(settings)).users.get(user_id) is not None
         hint = "no such user in the store"
     if not exists:
         print(f"error: unknown user {user_id} ({hint})", file=sys.stderr)

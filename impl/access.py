@@ -1,5 +1,5 @@
-"""Finding a chat and deciding whether a user may see it: the one participant check that
-REST handlers and Socket.IO handlers share."""
+"""Finding a chat and deciding who may act on it: the one participant check that REST
+handlers and Socket.IO handlers share, and its "or an admin" variant."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ from impl.errors import not_participant
 from impl.store import Doc, Store, parse_id
 
 
-def load_chat(caller: Caller, chat_id: str) -> Doc:
-    return caller.store.get(caller.store.chats, {"_id": parse_id(chat_id, "chat id")}, "chat")
-
-
 def member_chat(store: Store, chat_id: ObjectId, user_id: ObjectId) -> Doc:
     """The chat, if `user_id` is one of its participants (404 / 403 `NOT_PARTICIPANT`)."""
-    chat = store.get(store.chats, {"_id": chat_id}, "chat")
+    chat = store.chats.get(chat_id)
     if user_id not in chat["participants"]:
         raise not_participant()
     return chat
@@ -25,3 +21,11 @@ def member_chat(store: Store, chat_id: ObjectId, user_id: ObjectId) -> Doc:
 def load_member_chat(caller: Caller, chat_id: str) -> Doc:
     """The chat, if the caller is one of its participants."""
     return member_chat(caller.store, parse_id(chat_id, "chat id"), caller.id)
+
+
+def member_or_admin_chat(caller: Caller, chat_id: str) -> Doc:
+    """The chat, if the caller is one of its participants or an admin."""
+    chat = caller.store.chats.get(parse_id(chat_id, "chat id"))
+    if caller.id not in chat["participants"] and not caller.is_admin:
+        raise not_participant()
+    return chat

@@ -27,12 +27,10 @@ import socketio
 import yaml
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from pymongo.database import Database
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
-from impl import db as dbmod
 from impl import docs, notifications
 from impl.bodylimit import BodyLimit
 from impl.clock import Clock
@@ -42,7 +40,8 @@ from impl.errors import make_renderer
 from impl.presence import LocalPresence, Presence, RedisPresence
 from impl.settings import Settings
 from impl.sockets import ChatSockets
-from impl.store import Store
+from impl.store import QueryObserver, Store
+from impl.store import database as storedb
 from impl.validation import validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +112,7 @@ class ChatApp:
 
     def close(self) -> None:
         """Release the store's connections (also done at lifespan shutdown)."""
-        self.services.store.db.client.close()
+        self.services.store.close()
 
 
 def _presence(settings: Settings) -> Presence:
@@ -172,7 +171,7 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     def allowed(path: str) -> Iterable[str]:
         return next((methods for regex, methods in table if regex.match(path)), set())
 
-    renderer = make_renderer(max(1, settings.mongo_timeout_ms // 1000 + 1), allowed)
+    renderer = make_renderer(allowed)
     for exc in (Exception, HTTPException, connexion.ProblemException):
         app.add_error_handler(exc, renderer)
     app.add_middleware(
@@ -198,13 +197,18 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     return app
 
 
-def create_app(settings: Settings | None = None, database: Database[Any] | None = None) -> ChatApp:
+def create_app(
+    settings: Settings | None = None, query_observer: QueryObserver | None = None
+) -> ChatApp:
+    """The app for `settings`; `query_observer` sees every store call before it is made
+    (tests use it to check query shapes against the indexes and to inject failures)."""
     settings = settings or Settings()
     settings.check()
     spec = load_spec()
-    store = Store(database if database is not None else dbmod.connect(settings))
+    retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
+    store = Store(storedb.connect(settings), retry_after, query_observer)
     if settings.embedded:
-        dbmod.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
+        storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
     presence = _presence(settings)
     sio = _socket_server(settings)
     effects = EffectRunner(sio, presence)
@@ -301,19 +305,25 @@ class _Outer:
         if isinstance(listener, asyncio.Task):
             listener.cancel()
         await self.services.presence.close()
-        self.services.store.db.client.close()
+        self.services.store.close()
 
     async def prepare_store(self) -> None:
-        """Create indexes, retrying while the store is unreachable (the server still starts)."""
+        """Create indexes, retrying while the store is unreachable (the server still starts);
+        an error that retrying cannot cure (credentials, options) is logged and stops here."""
         delay = 1.0
         while True:
             try:
                 await self.services.run(
-                    dbmod.ensure_indexes, self.services.store.db, self.services.settings
+                    storedb.ensure_indexes, self.services.store.db, self.services.settings
                 )
                 return
             except Exception as exc:
-                log.warning("store not ready (%s); retrying in %.0f s", type(exc).__name__, delay)
+                if storedb.is_permanent(exc):
+                    log.error("cannot prepare the store's indexes: %s", exc)
+                    return
+                log.warning(
+                    "store not ready (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

@@ -17,9 +17,8 @@ from typing import IO, Any
 from urllib.parse import quote
 
 import filetype
-from bson import ObjectId
 
-from impl import files, messages, ratelimit
+from impl import messages, ratelimit
 from impl.access import load_member_chat
 from impl.context import Caller
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -119,15 +118,9 @@ def inspect(caller: Caller, upload: Any) -> Upload:
 
 
 def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[str, Any]:
-    grid_in = files.new_file(
-        caller.store, filename=meta.filename, contentType=meta.mime_type, chatId=chat["_id"]
-    )
     stream: IO[bytes] = upload.file
     stream.seek(0)
-    with grid_in:
-        while chunk := stream.read(CHUNK):
-            grid_in.write(chunk)
-    file_id: ObjectId = grid_in._id
+    file_id = caller.store.files.save(chat["_id"], meta.filename, meta.mime_type, stream, CHUNK)
     return {
         "fileId": file_id,
         "url": f"/api/chat/{chat['_id']}/attachments/{file_id}",
@@ -153,7 +146,7 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Rep
     retry = messages.find_retry(caller, chat, pending)
     if retry is not None:
         return retry
-    allowance = messages.reserve_for(caller)
+    allowance = ratelimit.reserve(caller)
     attachment: dict[str, Any] | None = None
     try:
         attachment = _store_bytes(caller, chat, upload, meta)
@@ -162,10 +155,10 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Rep
     except BaseException:
         ratelimit.release(caller, allowance)
         if attachment is not None:
-            files.remove(caller.store, [attachment["fileId"]])
+            caller.store.files.remove([attachment["fileId"]])
         raise
     if reply.status != 201:  # a concurrent retry stored the same message first
-        files.remove(caller.store, [attachment["fileId"]])
+        caller.store.files.remove([attachment["fileId"]])
     return reply
 
 
@@ -174,7 +167,6 @@ class Download:
     content: bytes | None
     headers: dict[str, str]
     media_type: str
-    status: int
 
 
 def content_disposition(filename: str) -> str:
@@ -188,21 +180,18 @@ def content_disposition(filename: str) -> str:
 def download(caller: Caller, chat_id: str, file_id: str, if_none_match: str | None) -> Download:
     chat = load_member_chat(caller, chat_id)
     oid = parse_id(file_id, "fileId")
-    owner = caller.store.messages.find_one(
-        {"chatId": chat["_id"], "attachments.fileId": oid, "deletedAt": None},
-        {"attachments": True},
-    )
-    stored = files.open_file(caller.store, oid) if owner else None
-    if owner is None or stored is None:
+    # a file outlives neither its message's delete nor a failed send: it exists only
+    # while a message of the chat holds it
+    stored = caller.store.files.read_in_chat(chat["_id"], oid)
+    if stored is None:
         raise NotFound("attachment not found")
-    attachment = next(a for a in owner["attachments"] if a["fileId"] == oid)
     etag = f'"{oid}"'  # stored files never change, so the id identifies the bytes
     headers = {
         "ETag": etag,
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": content_disposition(attachment["filename"]),
+        "Content-Disposition": content_disposition(stored.filename),
         "Cache-Control": "private, no-cache",
     }
     if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Download(None, headers, attachment["mimeType"], 304)
-    return Download(stored.read(), headers, attachment["mimeType"], 200)
+        return Download(None, headers, stored.mime_type)
+    return Download(stored.content, headers, stored.mime_type)

@@ -46,7 +46,7 @@ def subject_of(settings: Settings, token: str) -> ObjectId:
 
 
 def active_user(store: Store, user_id: ObjectId) -> Doc:
-    user = store.users.find_one({"_id": user_id})
+    user = store.users.get(user_id)
     if user is None:
         raise Unauthorized("token names an unknown user")
     if user.get("status") == "banned":

@@ -10,11 +10,11 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl import events, messages, unread
-from impl.access import load_chat, load_member_chat
+from impl import events, messages, ratelimit, unread
+from impl.access import load_member_chat, member_or_admin_chat
 from impl.context import Caller
 from impl.effects import Emit, LeaveRoom, chat_room, user_room
-from impl.errors import Forbidden, NotFound, ValidationFailed, not_participant
+from impl.errors import Forbidden, NotFound, ValidationFailed
 from impl.limits import check_metadata, clean_text
 from impl.reply import Reply
 from impl.store import Doc, parse_id
@@ -48,18 +48,30 @@ def _new_chat(caller: Caller, kind: str, participants: list[ObjectId], **fields:
 
 
 def _require_users(caller: Caller, user_ids: list[ObjectId]) -> None:
-    found = {u["_id"] for u in caller.store.users.find({"_id": {"$in": user_ids}}, {"_id": True})}
-    missing = [str(u) for u in user_ids if u not in found]
+    missing = caller.store.users.missing(user_ids)
     if missing:
-        raise NotFound(f"user not found: {', '.join(missing[:5])}")
+        raise NotFound(f"user not found: {', '.join(str(u) for u in missing[:5])}")
 
 
-def _stored(caller: Caller, doc: Doc, key: dict[str, Any] | None = None) -> Reply:
-    if key is None:
-        caller.store.chats.insert_one(doc)
-        stored, created = doc, True
-    else:
-        stored, created = caller.store.insert_or_get(caller.store.chats, key, doc)
+def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Reply:
+    """Store a new chat, taking one from the caller's allowance; a deduplicated chat that
+    already exists is returned (200) and uses none."""
+    if deduplicated:
+        existing = caller.store.chats.find_deduplicated(doc["dedupeKey"])
+        if existing is not None:
+            return Reply({"chat": view_for(caller, existing)}, 200)
+    allowance = ratelimit.reserve(caller, ratelimit.CHATS)
+    try:
+        if deduplicated:
+            stored, created = caller.store.chats.add_or_get(doc)
+        else:
+            caller.store.chats.add(doc)
+            stored, created = doc, True
+    except BaseException:
+        ratelimit.release(caller, allowance)
+        raise
+    if not created:  # a concurrent request stored it first
+        ratelimit.release(caller, allowance)
     return Reply({"chat": view_for(caller, stored)}, 201 if created else 200)
 
 
@@ -81,7 +93,7 @@ def create(caller: Caller, body: dict[str, Any]) -> Reply:
     if kind == "group":
         return _stored(caller, doc)
     doc["dedupeKey"] = "direct:" + ":".join(sorted(str(p) for p in participants))
-    return _stored(caller, doc, {"dedupeKey": doc["dedupeKey"]})
+    return _stored(caller, doc, deduplicated=True)
 
 
 def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Reply:
@@ -100,46 +112,37 @@ def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Reply:
         metadata=body.get("metadata"),
     )
     doc["dedupeKey"] = f"purchase:{request_id}:{caller.id}:{seller}"
-    return _stored(caller, doc, {"dedupeKey": doc["dedupeKey"]})
+    return _stored(caller, doc, deduplicated=True)
 
 
 def create_support(caller: Caller, body: dict[str, Any] | None) -> Reply:
     body = body or {}
     subject = clean_text(body["subject"], 200, "subject") if "subject" in body else None
-    pool = caller.store.users.find(
-        {"role": {"$in": list(SUPPORT_ROLES)}, "status": "active", "_id": {"$ne": caller.id}},
-        {"_id": True},
-    ).sort("_id", 1)
-    participants = [caller.id, *(u["_id"] for u in pool)]
-    doc = _new_chat(caller, "support", participants, title=subject or "Support request")
+    pool = caller.store.users.active_with_roles(SUPPORT_ROLES, exclude=caller.id)
+    doc = _new_chat(caller, "support", [caller.id, *pool], title=subject or "Support request")
     if "initialMessage" not in body:
         return _stored(caller, doc)
     draft = messages.draft(caller, doc, {"content": body["initialMessage"]})
-    allowance = messages.reserve_for(caller)
-    caller.store.chats.insert_one(doc)
+    allowance = ratelimit.reserve(caller)
+    try:
+        reply = _stored(caller, doc)
+    except BaseException:
+        ratelimit.release(caller, allowance)
+        raise
     messages.store_new(caller, doc, draft, allowance)
-    return Reply({"chat": view_for(caller, load_chat(caller, str(doc["_id"])))}, 201)
+    return Reply({"chat": view_for(caller, caller.store.chats.get(doc["_id"]))}, reply.status)
 
 
 def list_for(caller: Caller, page: int, limit: int, kind: str | None, archived: bool) -> Reply:
-    query: dict[str, Any] = {"participants": caller.id}
-    if kind:
-        query["type"] = kind
-    query["archivedBy"] = caller.id if archived else {"$ne": caller.id}
-    newest = [("sortAt", -1), ("_id", -1)]
-    total, found = caller.store.page(caller.store.chats, query, newest, page, limit)
+    skip = (page - 1) * limit
+    total, found = caller.store.chats.page_for(caller.id, kind, archived, skip, limit)
     chats = [chat_view(c, caller.id) for c in found]
     return Reply({"chats": chats, "pagination": pagination(page, limit, total)})
 
 
 def stats(caller: Caller) -> Reply:
-    mine = list(
-        caller.store.chats.find({"participants": caller.id}, {"archivedBy": True, "unread": True})
-    )
-    ids = [c["_id"] for c in mine]
-    total_messages = caller.store.messages.count_documents(
-        {"chatId": {"$in": ids}, "deletedAt": None}
-    )
+    mine = caller.store.chats.all_of(caller.id)
+    total_messages = sum(c.get("messageCount", 0) - c.get("deletedCount", 0) for c in mine)
     return Reply(
         {
             "totalChats": len(mine),
@@ -152,7 +155,7 @@ def stats(caller: Caller) -> Reply:
 
 def info(caller: Caller, chat_id: str) -> Reply:
     chat = load_member_chat(caller, chat_id)
-    users = {u["_id"]: u for u in caller.store.users.find({"_id": {"$in": chat["participants"]}})}
+    users = caller.store.users.by_ids(chat["participants"])
     view = view_for(caller, chat)
     view["participants"] = [user_summary(users[p]) for p in chat["participants"] if p in users]
     view["unreadCounts"] = {str(p): unread.of(chat, p) for p in chat["participants"]}
@@ -164,21 +167,14 @@ def archive(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
     wanted = (body or {}).get("archived")
     chats = caller.store.chats
     if wanted is None:
-        pulled = chats.update_one(
-            {"_id": chat["_id"], "archivedBy": caller.id}, {"$pull": {"archivedBy": caller.id}}
-        )
-        wanted = pulled.modified_count == 0
-    if wanted:
-        chats.update_one({"_id": chat["_id"]}, {"$addToSet": {"archivedBy": caller.id}})
+        wanted = chats.toggle_archived(chat["_id"], caller.id)
     else:
-        chats.update_one({"_id": chat["_id"]}, {"$pull": {"archivedBy": caller.id}})
-    return Reply({"archived": wanted, "chat": view_for(caller, load_chat(caller, chat_id))})
+        chats.set_archived(chat["_id"], caller.id, wanted)
+    return Reply({"archived": wanted, "chat": view_for(caller, chats.get(chat["_id"]))})
 
 
 def _managed_group(caller: Caller, chat_id: str) -> Doc:
-    chat = load_chat(caller, chat_id)
-    if caller.id not in chat["participants"] and not caller.is_admin:
-        raise not_participant()
+    chat = member_or_admin_chat(caller, chat_id)
     if chat["type"] != "group":
         raise ValidationFailed("participants can be changed in group chats only")
     if chat["createdBy"] != caller.id and not caller.is_admin:
@@ -190,23 +186,20 @@ def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply
     chat = _managed_group(caller, chat_id)
     user_id = parse_id(body["userId"], "userId")
     _require_users(caller, [user_id])
-    starts_with = unread.recount(caller.store, chat["_id"], user_id)
-    added = caller.store.chats.update_one(
-        {"_id": chat["_id"], "participants": {"$ne": user_id}},
-        {
-            "$push": {"participants": user_id},
-            "$set": {"updatedAt": caller.clock.now(), unread.key(user_id): starts_with},
-        },
-    )
-    if added.modified_count == 0:
+    starts_with = caller.store.messages.count_unread(chat["_id"], user_id)
+    now = caller.clock.now()
+    added = caller.store.chats.add_participant(chat["_id"], user_id, starts_with, now)
+    if added is None:
         raise ValidationFailed("that user is already a participant", code="ALREADY_PARTICIPANT")
-    chat = load_chat(caller, chat_id)
+    chat = added
     as_seen_by_new_user = view_for(caller, chat, viewer=user_id)
     payload = events.record(
         caller,
         chat["_id"],
         "participants-added",
         {"userIds": [user_id], "chat": as_seen_by_new_user},
+        at=now,
+        seq=chat["seq"],
     )
     caller.effects.append(Emit(user_room(user_id), "participants-added", payload))
     return Reply({"chat": view_for(caller, chat)})
@@ -215,19 +208,14 @@ def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply
 def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> Reply:
     chat = _managed_group(caller, chat_id)
     user_id = parse_id(participant_id, "participantId")
-    removed = caller.store.chats.update_one(
-        {"_id": chat["_id"], "participants": user_id},
-        {
-            "$pull": {"participants": user_id, "archivedBy": user_id},
-            "$set": {"updatedAt": caller.clock.now()},
-            "$unset": {unread.key(user_id): ""},
-        },
-    )
-    if removed.modified_count == 0:
+    now = caller.clock.now()
+    removed = caller.store.chats.remove_participant(chat["_id"], user_id, now)
+    if removed is None:
         raise NotFound("that user is not a participant of this chat")
-    events.record(caller, chat["_id"], "participant-removed", {"userId": user_id})
+    removal = {"userId": user_id}
+    events.record(caller, chat["_id"], "participant-removed", removal, at=now, seq=removed["seq"])
     caller.effects.append(LeaveRoom(str(user_id), chat_room(chat["_id"])))
-    return Reply({"chat": view_for(caller, load_chat(caller, chat_id))})
+    return Reply({"chat": view_for(caller, removed)})
 
 
 def config(caller: Caller) -> Reply:
@@ -236,7 +224,11 @@ def config(caller: Caller) -> Reply:
         {
             "maxMessageLength": s.max_message_length,
             "editWindowSeconds": s.edit_window_seconds,
-            "rateLimit": {"messages": s.rate_limit, "windowSeconds": s.rate_window_seconds},
+            "rateLimit": {
+                "messages": s.rate_limit,
+                "chats": s.chat_create_rate_limit,
+                "windowSeconds": s.rate_window_seconds,
+            },
             "upload": {"maxBytes": s.max_upload_bytes, "mimeTypes": list(s.mime_types)},
             "typing": {"throttleMs": s.typing_throttle_ms, "expiresInMs": s.typing_expires_ms},
         }

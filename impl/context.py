@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from bson import ObjectId
 
@@ -37,17 +38,20 @@ class Services:
     clock: Clock
     presence: Presence
     effects: EffectRunner
+    # store calls wait on the store, not the CPU: let as many run as requests arrive, so
+    # that an unreachable store answers every request within its timeout
+    limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(256))
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run store work: inline for the in-memory store, in a worker thread for MongoDB.
 
-        mongomock never waits on I/O and is not thread-safe, so running it on the event
-        loop both keeps it consistent and skips a thread hop; pymongo blocks, so it must
-        leave the loop.
+        mongomock never waits on I/O, so running it on the event loop skips a thread hop;
+        pymongo blocks, so it must leave the loop. `store_threads` makes the embedded store
+        run in threads too, so tests prove the thread-safety that MongoDB mode relies on.
         """
-        if self.settings.embedded:
+        if not self.settings.threaded_store:
             return fn(*args)
-        return await anyio.to_thread.run_sync(lambda: fn(*args))
+        return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self.limiter)
 
 
 def bind_services(services: Services) -> contextvars.Token[Services]:

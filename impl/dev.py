@@ -51,7 +51,7 @@ def new_user(
     }
     if email:
         doc["email"] = email
-    services.store.users.insert_one(doc)
+    services.store.users.add(doc)
     return doc
 
 
@@ -73,9 +73,8 @@ def update_user(
 ) -> Reply:
     require_dev(services)
     oid = parse_id(user_id, "user id")
-    changes = {k: body[k] for k in ("role", "status") if k in body}
-    services.store.users.update_one({"_id": oid}, {"$set": changes})
-    user = services.store.get(services.store.users, {"_id": oid}, "user")
+    changes: dict[str, Any] = {k: body[k] for k in ("role", "status") if k in body}
+    user = services.store.users.change(oid, changes)
     if user["status"] == "banned":
         effects.append(DisconnectUser(str(oid)))
     return Reply({"user": user_view(user)})
@@ -97,8 +96,6 @@ def seed_demo(services: Services) -> list[tuple[Doc, str]]:
     cast = []
     for user_id, name, role, email in DEMO_CAST:
         oid = ObjectId(user_id)
-        user = services.store.users.find_one({"_id": oid}) or new_user(
-            services, name, role, email, user_id=oid
-        )
+        user = services.store.users.get(oid) or new_user(services, name, role, email, user_id=oid)
         cast.append((user, issue_token(services.settings, oid)))
     return cast

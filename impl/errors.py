@@ -13,7 +13,7 @@
     └── StoreUnavailable      503 STORE_UNAVAILABLE, with Retry-After
 
 `render_problem` turns any exception (ours, Connexion's validation problems, Starlette's
-404/405, pymongo's connection failures, anything unexpected) into the contract's RFC 9457
+404/405, anything unexpected) into the contract's RFC 9457
 document: `type, title, status, detail, success: false, code`. No trace reaches a client.
 """
 
@@ -27,7 +27,6 @@ from typing import Any
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger("impl.errors")
@@ -148,9 +147,7 @@ def _validation_detail(exc: ProblemException) -> str:
     return detail if len(detail) <= 500 else detail[:497] + "..."
 
 
-def _describe(
-    exc: Exception, store_retry_after: int
-) -> tuple[int, str, str, dict[str, str], dict[str, Any]]:
+def _describe(exc: Exception) -> tuple[int, str, str, dict[str, str], dict[str, Any]]:
     """(status, code, detail, headers, extra members) for any exception."""
     if isinstance(exc, ApiError):
         return exc.status, exc.code, str(exc.detail), dict(exc.headers or {}), dict(exc.ext or {})
@@ -162,12 +159,6 @@ def _describe(
         status = exc.status_code
         detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
         return status, DEFAULT_CODES.get(status, "ERROR"), detail, dict(exc.headers or {}), {}
-    if isinstance(exc, ConnectionFailure):
-        exc = StoreUnavailable(
-            "the store cannot be reached; try again shortly",
-            headers={"Retry-After": str(store_retry_after)},
-        )
-        return exc.status, exc.code, str(exc.detail), dict(exc.headers or {}), {}
     if isinstance(exc, UnicodeDecodeError):
         return 400, "VALIDATION_FAILED", "the body is not valid UTF-8", {}, {}
     return 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged", {}, {}
@@ -186,12 +177,12 @@ async def send_problem(send: Callable[[dict[str, Any]], Any], exc: ApiError) -> 
 
 
 def make_renderer(
-    store_retry_after: int, allowed_methods: Callable[[str], Iterable[str]]
+    allowed_methods: Callable[[str], Iterable[str]],
 ) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
     """The error handler registered with Connexion for every exception type."""
 
     def render_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        status, code, detail, headers, extra = _describe(exc, store_retry_after)
+        status, code, detail, headers, extra = _describe(exc)
         if status >= 500 and status != 503:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         elif status == 503:

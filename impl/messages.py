@@ -2,8 +2,12 @@
 rate limit), history with its exact cursor, edits within the window, soft deletes, and
 read receipts.
 
-A send is checked completely before it takes from the rate allowance; a send that is
-then not stored gives the allowance back. Every change is stored before its event.
+A send is checked completely before it takes from the rate allowance, and then written
+in three steps, each a single-document atomic write: the message, the chat (preview,
+counters and the event's `seq` together), the event. A step that fails undoes the ones
+before it (the allowance is given back, the message removed), so a failed send leaves
+nothing a client can see; only a failure of the last step, after the chat counted the
+message, is retried instead, since its `seq` is already taken.
 """
 
 from __future__ import annotations
@@ -17,14 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
-from impl import events, files, ratelimit, unread
-from impl.access import load_chat, load_member_chat
+from impl import events, ratelimit, unread
+from impl.access import load_member_chat, member_or_admin_chat
 from impl.clock import as_utc
 from impl.context import Caller
 from impl.effects import NotifyOffline
-from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed, not_participant
+from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed
 from impl.limits import check_metadata, clean_text
 from impl.ratelimit import Allowance
 from impl.reply import Reply
@@ -56,10 +59,7 @@ def _reply_target(caller: Caller, chat: Doc, raw: str | None) -> ObjectId | None
     if raw is None:
         return None
     target = parse_id(raw, "replyToMessageId")
-    if (
-        caller.store.messages.find_one({"_id": target, "chatId": chat["_id"]}, {"_id": True})
-        is None
-    ):
+    if not caller.store.messages.exists(chat["_id"], target):
         raise ValidationFailed("replyToMessageId must name a message of this chat")
     return target
 
@@ -95,7 +95,7 @@ def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Reply | None:
     if pending.client_message_id is None:
         return None
     key = _client_key(chat["_id"], caller.id, pending.client_message_id)
-    original = caller.store.messages.find_one({"clientKey": key})
+    original = caller.store.messages.by_client_key(key)
     if original is None:
         return None
     if original.get("fingerprint") != pending.fingerprint:
@@ -107,10 +107,6 @@ def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Reply | None:
     return Reply({"message": view}, 200, ratelimit.peek(caller).headers())
 
 
-def reserve_for(caller: Caller) -> Allowance:
-    return ratelimit.reserve(caller)
-
-
 def preview(doc: Doc) -> Doc:
     keep = ("_id", "senderId", "content", "type", "createdAt", "editedAt", "deletedAt")
     summary = {k: doc[k] for k in keep if doc.get(k) is not None}
@@ -119,11 +115,42 @@ def preview(doc: Doc) -> Doc:
 
 
 def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Reply:
+    """Store a checked message; a failure at any step gives back the allowance and undoes
+    what was written (see the module docstring)."""
+    try:
+        return _write(caller, chat, pending, allowance)
+    except BaseException:
+        ratelimit.release(caller, allowance)
+        raise
+
+
+def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Reply:
     now = caller.clock.now()
-    message_id = ObjectId()
+    doc = _new_message(caller, chat, pending, now)
+    if not caller.store.messages.record(doc):
+        ratelimit.release(caller, allowance)  # a concurrent retry stored it first
+        retry = find_retry(caller, chat, pending)
+        if retry is None:
+            raise Conflict("a message with this clientMessageId is being stored")
+        return retry
+    try:
+        counts = unread.for_new_message(chat, caller.id)
+        seq = caller.store.chats.record_message(chat["_id"], preview(doc), now, counts)
+    except BaseException:
+        caller.store.messages.forget(doc["_id"])
+        raise
+    view = message_view(doc, caller.settings.edit_window_seconds)
+    events.record(caller, chat["_id"], "new-message", {"message": view}, at=now, seq=seq)
+    others = tuple(str(p) for p in chat["participants"] if p != caller.id)
+    if others:
+        caller.effects.append(NotifyOffline(str(chat["_id"]), str(doc["_id"]), others))
+    return Reply({"message": view}, 201, allowance.headers())
+
+
+def _new_message(caller: Caller, chat: Doc, pending: Draft, now: datetime) -> Doc:
     cmid = pending.client_message_id
     doc: Doc = {
-        "_id": message_id,
+        "_id": ObjectId(),
         "chatId": chat["_id"],
         "senderId": caller.id,
         "content": pending.content,
@@ -141,29 +168,7 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
         "clientMessageId": cmid,
     }
     doc.update({k: v for k, v in optional.items() if v is not None})
-    if not caller.store.insert_unique(caller.store.messages, doc):
-        ratelimit.release(caller, allowance)  # a concurrent retry stored it first
-        retry = find_retry(caller, chat, pending)
-        assert retry is not None
-        return retry
-    caller.store.chats.update_one(
-        {"_id": chat["_id"]},
-        {
-            "$set": {
-                "lastMessage": preview(doc),
-                "lastMessageAt": now,
-                "sortAt": now,
-                "updatedAt": now,
-            },
-            "$inc": unread.for_new_message(chat, caller.id),
-        },
-    )
-    view = message_view(doc, caller.settings.edit_window_seconds)
-    events.record(caller, chat["_id"], "new-message", {"message": view}, at=now)
-    others = tuple(str(p) for p in chat["participants"] if p != caller.id)
-    if others:
-        caller.effects.append(NotifyOffline(str(chat["_id"]), str(message_id), others))
-    return Reply({"message": view}, 201, allowance.headers())
+    return doc
 
 
 def reporting_allowance(send: Callable[..., Reply]) -> Callable[..., Reply]:
@@ -187,34 +192,34 @@ def send(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply:
     retry = find_retry(caller, chat, pending)
     if retry is not None:
         return retry
-    return store_new(caller, chat, pending, reserve_for(caller))
+    return store_new(caller, chat, pending, ratelimit.reserve(caller))
 
 
-def _parse_before(caller: Caller, chat: Doc, before: str) -> dict[str, Any]:
+def _parse_before(caller: Caller, chat: Doc, before: str) -> tuple[Doc | None, datetime | None]:
+    """(the cursor message, or the cursor instant) that `before` names."""
     if len(before) == ID_LENGTH and "-" not in before:
-        cursor = caller.store.messages.find_one(
-            {"_id": parse_id(before, "before"), "chatId": chat["_id"]}, {"createdAt": True}
-        )
+        cursor = caller.store.messages.cursor(chat["_id"], parse_id(before, "before"))
         if cursor is None:
             raise ValidationFailed("before must name a message of this chat")
-        at = cursor["createdAt"]
-        return {
-            "$or": [{"createdAt": {"$lt": at}}, {"createdAt": at, "_id": {"$lt": cursor["_id"]}}]
-        }
+        return cursor, None
     try:
         moment = datetime.fromisoformat(before.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValidationFailed("before must be an ISO 8601 timestamp or a message id") from None
-    return {"createdAt": {"$lt": as_utc(moment)}}
+    return None, as_utc(moment)
 
 
 def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | None) -> Reply:
     chat = load_member_chat(caller, chat_id)
-    query: dict[str, Any] = {"chatId": chat["_id"]}
+    store = caller.store.messages
+    cursor, instant = _parse_before(caller, chat, before) if before else (None, None)
+    found = store.history_page(chat["_id"], (page - 1) * limit, limit, cursor, instant)
     if before:
-        query.update(_parse_before(caller, chat, before))
-    newest = [("createdAt", -1), ("_id", -1)]
-    total, found = caller.store.page(caller.store.messages, query, newest, page, limit)
+        total = store.count_older(chat["_id"], cursor, instant)
+    elif "messageCount" in chat:
+        total = int(chat["messageCount"])
+    else:  # a chat stored before the counter existed
+        total = store.count_all(chat["_id"])
     window = caller.settings.edit_window_seconds
     return Reply(
         {
@@ -225,15 +230,11 @@ def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | N
 
 
 def _load_message(caller: Caller, chat: Doc, message_id: str) -> Doc:
-    query = {"_id": parse_id(message_id, "messageId"), "chatId": chat["_id"]}
-    return caller.store.get(caller.store.messages, query, "message")
+    return caller.store.messages.get(chat["_id"], parse_id(message_id, "messageId"))
 
 
 def _refresh_preview(caller: Caller, message: Doc) -> None:
-    caller.store.chats.update_one(
-        {"_id": message["chatId"], "lastMessage._id": message["_id"]},
-        {"$set": {"lastMessage": preview(message)}},
-    )
+    caller.store.chats.refresh_preview(message["chatId"], message["_id"], preview(message))
 
 
 def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) -> Reply:
@@ -248,10 +249,7 @@ def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) ->
     if now > as_utc(message["createdAt"]) + window:
         raise Forbidden("the edit window of this message has passed", code="EDIT_WINDOW_EXPIRED")
     content = clean_text(body["content"], caller.settings.max_message_length)
-    changed = caller.store.messages.update_one(
-        {"_id": message["_id"], "deletedAt": None}, {"$set": {"content": content, "editedAt": now}}
-    )
-    if changed.matched_count == 0:
+    if not caller.store.messages.edit(message["_id"], content, now):
         raise Conflict("a deleted message cannot be edited", code="MESSAGE_DELETED")
     message.update(content=content, editedAt=now)
     _refresh_preview(caller, message)
@@ -261,52 +259,43 @@ def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) ->
 
 
 def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
-    chat = load_chat(caller, chat_id)
-    if caller.id not in chat["participants"] and not caller.is_admin:
-        raise not_participant()
+    chat = member_or_admin_chat(caller, chat_id)
     message = _load_message(caller, chat, message_id)
     if message["senderId"] != caller.id and not caller.is_admin:
         raise Forbidden("only the author or an admin may delete a message", code="NOT_AUTHOR")
     if message.get("deletedAt") is None:
         now = caller.clock.now()
-        tombstone = {"deletedAt": now, "content": "", "attachments": []}
-        before = caller.store.messages.find_one_and_update(
-            {"_id": message["_id"], "deletedAt": None},
-            {"$set": tombstone},
-            return_document=ReturnDocument.BEFORE,
-        )
+        before = caller.store.messages.tombstone(message["_id"], now)
         if before is not None:
-            unread.deleted(caller.store, chat, before)
-            files.remove(caller.store, files.attachment_file_ids(message.get("attachments", [])))
-            message.update(tombstone)
+            caller.store.chats.message_deleted(chat["_id"], unread.for_deleted(chat, before))
+            caller.store.files.remove(attachment_file_ids(before.get("attachments", [])))
+            message.update(deletedAt=now, content="", attachments=[])
             _refresh_preview(caller, message)
             deleted = {"messageId": message["_id"]}
             events.record(caller, chat["_id"], "message-deleted", deleted, at=now)
-    message = _load_message(caller, chat, message_id)
+        else:
+            message = _load_message(caller, chat, message_id)
     return Reply({"message": message_view(message, caller.settings.edit_window_seconds)})
+
+
+def attachment_file_ids(attachments: list[dict[str, Any]]) -> list[ObjectId]:
+    return [a["fileId"] for a in attachments if isinstance(a.get("fileId"), ObjectId)]
 
 
 def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
     chat = load_member_chat(caller, chat_id)
-    not_yet_read: dict[str, Any] = {
-        "chatId": chat["_id"],
-        "senderId": {"$ne": caller.id},
-        "deletedAt": None,
-        "readBy.userId": {"$ne": caller.id},
-    }
-    wanted = (body or {}).get("messageIds") or []
-    if wanted:
-        not_yet_read["_id"] = {"$in": [parse_id(m, "messageIds item") for m in wanted]}
-    candidates = [m["_id"] for m in caller.store.messages.find(not_yet_read, {"_id": True})]
+    wanted = [parse_id(m, "messageIds item") for m in (body or {}).get("messageIds") or []]
+    unread_now = unread.of(chat, caller.id)
+    if not wanted and unread_now == 0:
+        return Reply({"modifiedCount": 0})  # nothing unread: nothing to look at
+    store = caller.store
+    candidates = store.messages.unread_ids(chat["_id"], caller.id, wanted, unread_now)
     if not candidates:
         return Reply({"modifiedCount": 0})
     now = caller.clock.now()
-    result = caller.store.messages.update_many(
-        {**not_yet_read, "_id": {"$in": candidates}},
-        {"$push": {"readBy": {"userId": caller.id, "readAt": now}}},
-    )
-    unread.read(caller.store, chat["_id"], caller.id, result.modified_count)
-    if result.modified_count:
+    newly_read = store.messages.mark_read(chat["_id"], caller.id, candidates, now)
+    if newly_read:
+        store.chats.add_unread(chat["_id"], unread.for_read(caller.id, newly_read))
         events.record(
             caller,
             chat["_id"],
@@ -314,4 +303,4 @@ def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Repl
             {"userId": caller.id, "messageIds": candidates, "readAt": now},
             at=now,
         )
-    return Reply({"modifiedCount": result.modified_count})
+    return Reply({"modifiedCount": newly_read})

@@ -5,7 +5,7 @@ dev clock moves it too).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -31,21 +31,18 @@ def create_for_offline(services: Services, effect: NotifyOffline, online: set[st
         for user_id in effect.user_ids
         if user_id not in online
     ]
-    if docs:
-        services.store.notifications.insert_many(docs)
+    services.store.notifications.add(docs)
 
 
-def _mine(caller: Caller) -> dict[str, Any]:
-    retention = timedelta(seconds=caller.settings.notification_retention_seconds)
-    return {"userId": caller.id, "createdAt": {"$gt": caller.clock.now() - retention}}
+def _horizon(caller: Caller) -> datetime:
+    """Older notifications are gone (the TTL index), also on the dev clock."""
+    return caller.clock.now() - timedelta(seconds=caller.settings.notification_retention_seconds)
 
 
 def list_for(caller: Caller, page: int, limit: int, unread: bool) -> Reply:
-    query = _mine(caller)
-    if unread:
-        query["read"] = False
-    newest = [("createdAt", -1), ("_id", -1)]
-    total, found = caller.store.page(caller.store.notifications, query, newest, page, limit)
+    skip = (page - 1) * limit
+    store = caller.store.notifications
+    total, found = store.page_for(caller.id, _horizon(caller), unread, skip, limit)
     return Reply(
         {
             "notifications": [notification_view(n) for n in found],
@@ -55,9 +52,6 @@ def list_for(caller: Caller, page: int, limit: int, unread: bool) -> Reply:
 
 
 def mark_read(caller: Caller, body: dict[str, Any] | None) -> Reply:
-    query = {**_mine(caller), "read": False}
-    wanted = (body or {}).get("ids") or []
-    if wanted:
-        query["_id"] = {"$in": [parse_id(i, "ids item") for i in wanted]}
-    result = caller.store.notifications.update_many(query, {"$set": {"read": True}})
-    return Reply({"modifiedCount": result.modified_count})
+    wanted = [parse_id(i, "ids item") for i in (body or {}).get("ids") or []]
+    changed = caller.store.notifications.mark_read(caller.id, _horizon(caller), wanted)
+    return Reply({"modifiedCount": changed})

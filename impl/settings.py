@@ -35,10 +35,14 @@ ENV_VARS = (
     "CHAT_EDIT_WINDOW_SECONDS",
     "CHAT_RATE_LIMIT",
     "CHAT_RATE_WINDOW_SECONDS",
+    "CHAT_CREATE_RATE_LIMIT",
     "CHAT_MAX_UPLOAD_BYTES",
     "CORS_ORIGINS",
     "LOG_LEVEL",
+    "CHAT_STORE_ENGINE",
+    "CHAT_STORE_THREADS",
 )
+STORE_ENGINES = ("indexed", "plain")
 
 
 class SettingsError(ValueError):
@@ -77,6 +81,7 @@ class Settings:
     edit_window_seconds: int = 900
     rate_limit: int = 20
     rate_window_seconds: int = 60
+    chat_create_rate_limit: int = 60
     max_upload_bytes: int = 10 * 1024 * 1024
     max_json_bytes: int = 1024 * 1024
     typing_throttle_ms: int = 2000
@@ -88,6 +93,10 @@ class Settings:
     validate_responses: bool = False
     log_level: str = "info"
     mime_types: tuple[str, ...] = field(default=ALLOWED_MIME_TYPES)
+    # the embedded store: mongomock answering from the declared indexes, or plain mongomock
+    store_engine: str = "indexed"
+    # run store work in worker threads even on the embedded store, as with MongoDB
+    store_threads: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,9 +113,12 @@ class Settings:
             edit_window_seconds=_int(env, "CHAT_EDIT_WINDOW_SECONDS", 900),
             rate_limit=_int(env, "CHAT_RATE_LIMIT", 20),
             rate_window_seconds=_int(env, "CHAT_RATE_WINDOW_SECONDS", 60),
+            chat_create_rate_limit=_int(env, "CHAT_CREATE_RATE_LIMIT", 60),
             max_upload_bytes=_int(env, "CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             cors_origins=origins,
             log_level=env.get("LOG_LEVEL", "info").lower(),
+            store_engine=env.get("CHAT_STORE_ENGINE", "indexed").lower() or "indexed",
+            store_threads=_flag(env, "CHAT_STORE_THREADS"),
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -116,6 +128,11 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.mongo_uri is None
+
+    @property
+    def threaded_store(self) -> bool:
+        """Store calls leave the event loop: always with MongoDB, on request when embedded."""
+        return not self.embedded or self.store_threads
 
     @property
     def dev_enabled(self) -> bool:
@@ -138,3 +155,5 @@ class Settings:
         _ = self.signing_secret
         if len(self.signing_secret.encode()) < 32:
             raise SettingsError("JWT_SECRET must be at least 32 bytes long (HS256 key length)")
+        if self.store_engine not in STORE_ENGINES:
+            raise SettingsError(f"CHAT_STORE_ENGINE must be one of {', '.join(STORE_ENGINES)}")

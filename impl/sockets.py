@@ -19,7 +19,6 @@ from typing import Any
 
 import socketio
 from bson import ObjectId
-from pymongo.errors import ConnectionFailure
 
 from impl.access import member_chat
 from impl.auth import active_user, subject_of
@@ -149,8 +148,6 @@ class ChatSockets:
             user = await self.services.run(active_user, self.services.store, user_id)
         except ApiError as exc:
             raise refused(exc.code, str(exc.detail)) from None
-        except ConnectionFailure:
-            raise refused("STORE_UNAVAILABLE", "the store cannot be reached; try again") from None
         except Exception:
             log.exception("socket handshake failed")
             raise refused("INTERNAL_ERROR", "the connection could not be set up") from None
@@ -211,8 +208,6 @@ class ChatSockets:
                 return await handler(sid, await self.allowed_user(sid), data)
             except ApiError as exc:
                 return failed(exc.code, str(exc.detail))
-            except ConnectionFailure:
-                return failed("STORE_UNAVAILABLE", "the store cannot be reached; try again")
             except (TypeError, ValueError, RecursionError):
                 return failed("VALIDATION_FAILED", "payload is not valid")
             except Exception:

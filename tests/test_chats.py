@@ -352,7 +352,7 @@ class TestConfig:
         assert r.json()["data"] == {
             "maxMessageLength": 5000,
             "editWindowSeconds": 900,
-            "rateLimit": {"messages": 20, "windowSeconds": 60},
+            "rateLimit": {"messages": 20, "chats": 60, "windowSeconds": 60},
             "upload": {
                 "maxBytes": 10 * 1024 * 1024,
                 "mimeTypes": [

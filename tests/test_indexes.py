@@ -1,81 +1,40 @@
 """Every query the server makes is served by a declared index.
 
-mongomock scans whole collections whatever the indexes, so speed on the embedded store
-says nothing about MongoDB. This test records the shape of every query while a scenario
-touching every operation runs, and checks each against `impl.db.indexes`: a query is
-served when it pins `_id` or the first key of an index of its collection with an equality
-or `$in` (each branch of an `$or` on its own). GridFS's own collections are indexed by GridFS.
+Each store operation names the index its filter relies on (`impl.store.base.Table`). This
+test runs a scenario touching every operation with a query observer handed to
+`create_app`, and checks that each call's filter pins the leading key of the index it
+names (`_id` for point lookups), and that the named index is one the store declares.
+GridFS's own collections are indexed by GridFS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
-import mongomock.collection
 import pytest
 
 from conftest import Api
-from impl.db import indexes
+from impl.app import ChatApp, create_app
 from impl.settings import Settings
+from impl.store import Index, pins
+from impl.store.database import indexes
 
-RECORDED = (
-    "find",
-    "find_one",
-    "count_documents",
-    "update_one",
-    "update_many",
-    "find_one_and_update",
-    "delete_many",
-    "aggregate",
-)
+Seen = list[tuple[str, str, Index, dict[str, Any]]]
+WRITES_WITHOUT_FILTER = {"insert_one", "insert_many"}
 
 
 @pytest.fixture
-def queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
-    seen: list[tuple[str, str, dict[str, Any]]] = []
-    depth = [0]  # mongomock calls its own methods: record only the server's outer call
-    for name in RECORDED:
-        original = getattr(mongomock.collection.Collection, name)
-
-        def recorder(
-            self: Any, *args: Any, _original: Any = original, _name: str = name, **kw: Any
-        ) -> Any:
-            if depth[0] == 0:
-                first = args[0] if args else kw.get("filter", kw.get("pipeline", {}))
-                if _name == "aggregate":
-                    first = next((s["$match"] for s in first if "$match" in s), {})
-                seen.append((self.name, _name, dict(first or {})))
-            depth[0] += 1
-            try:
-                return _original(self, *args, **kw)
-            finally:
-                depth[0] -= 1
-
-        monkeypatch.setattr(mongomock.collection.Collection, name, recorder)
-    yield seen
+def seen() -> Seen:
+    return []
 
 
-def leading_keys() -> dict[str, set[str]]:
-    table: dict[str, set[str]] = {}
-    for index in indexes(Settings()):
-        table.setdefault(index.collection, {"_id"}).add(index.keys[0][0])
-    return table
+@pytest.fixture
+def app(settings: Settings, seen: Seen) -> ChatApp:
+    def observe(collection: str, op: str, index: Index, query: Mapping[str, Any]) -> None:
+        seen.append((collection, op, index, dict(query)))
 
-
-def pinned(value: Any) -> bool:
-    """An equality or `$in`: what lets an index's leading key narrow the scan."""
-    return not isinstance(value, dict) or set(value) <= {"$in", "$eq"}
-
-
-def served(collection: str, query: dict[str, Any], table: dict[str, set[str]]) -> bool:
-    fields = {k for k, v in query.items() if not k.startswith("$") and pinned(v)}
-    if fields & table.get(collection, {"_id"}):
-        return True
-    branches = query.get("$or")
-    return bool(branches) and all(
-        served(collection, {**query, **b, "$or": []}, table) for b in branches
-    )
+    return create_app(settings, query_observer=observe)
 
 
 async def scenario(api: Api) -> None:
@@ -115,12 +74,34 @@ async def scenario(api: Api) -> None:
     await b.request("PATCH", "/api/notifications/read")
 
 
-async def test_every_query_is_served_by_an_index(
-    api: Api, queries: list[tuple[str, str, dict[str, Any]]]
-) -> None:
+async def test_every_query_is_served_by_an_index(api: Api, seen: Seen) -> None:
     await scenario(api)
-    table = leading_keys()
-    checked = [(c, op, q) for c, op, q in queries if not c.startswith("fs.")]
-    assert len({(c, op) for c, op, _ in checked}) >= 15, "the scenario reached too few query kinds"
-    unserved = [(c, op, sorted(q)) for c, op, q in checked if not served(c, q, table)]
+    declared = {(i.collection, tuple(i.keys)) for i in indexes(Settings())}
+    queries = [(c, op, i, q) for c, op, i, q in seen if op not in WRITES_WITHOUT_FILTER]
+    assert len({(c, op) for c, op, _, _ in queries}) >= 15, "the scenario reached too few kinds"
+    unserved = [(c, op, sorted(q)) for c, op, i, q in queries if not pins(i, q)]
     assert unserved == []
+    undeclared = {
+        (c, i.keys[0][0])
+        for c, _, i, _ in queries
+        if i.keys[0][0] != "_id" and (c, tuple(i.keys)) not in declared
+    }
+    assert undeclared == set()
+
+
+def test_a_filter_that_misses_the_leading_key_is_not_served() -> None:
+    by_chat = Index("messages", [("chatId", 1), ("createdAt", -1)])
+    assert pins(by_chat, {"chatId": 1, "createdAt": {"$lt": 2}})
+    assert pins(by_chat, {"chatId": {"$in": [1, 2]}})
+    assert pins(by_chat, {"$or": [{"chatId": 1}, {"chatId": 2, "x": 3}]})
+    assert not pins(by_chat, {"createdAt": {"$lt": 2}})
+    assert not pins(by_chat, {"chatId": {"$ne": 1}})
+    assert not pins(by_chat, {"$or": [{"chatId": 1}, {"x": 2}]})
+
+
+def test_sorted_lists_break_ties_on_id_inside_their_index() -> None:
+    """MongoDB walks an index alone only when the sort's tie-breaker is part of it."""
+    by_key = {(i.collection, i.keys[0][0]): list(i.keys) for i in indexes(Settings())}
+    assert by_key[("chats", "participants")][-1] == ("_id", -1)
+    assert by_key[("notifications", "userId")][-1] == ("_id", -1)
+    assert by_key[("messages", "chatId")][-1] == ("_id", -1)

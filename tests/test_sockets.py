@@ -782,7 +782,7 @@ class TestFloodsAndGarbage:
         opened = await sockets.open(b)
         # Banned behind the server's back: the socket is not disconnected, yet every event
         # it sends is refused because the user is checked on each one.
-        app.services.store.users.update_one({"_id": ObjectId(b.id)}, {"$set": {"status": "banned"}})
+        app.services.store.users.change(ObjectId(b.id), {"status": "banned"})
         assert failure_code(await opened.call("join-chat-room", chat_id)) == "UNAUTHORIZED"
 
 

@@ -1,0 +1,63 @@
+"""The one edge to MongoDB: a module per collection of named operations in domain words,
+each beside the index it uses.
+
+    base           Index, Table (every call names its index), Outage, parse_id
+    users chats messages events notifications ratelimits   the collections
+    files          attachment bytes in GridFS
+    database       connect (mongomock or MONGODB_URI), the index list, ensure_indexes
+
+Nothing outside this package imports pymongo or touches a collection. Malformed ids
+become `ValidationFailed`, missing documents `NotFound`, an unreachable store
+`StoreUnavailable`; only single-document atomic operations and unique indexes are relied
+on, which behave the same on MongoDB and on the embedded store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from impl.store.base import Doc, Index, Outage, QueryObserver, Table, parse_id, pins
+from impl.store.chats import Chats
+from impl.store.events import Events
+from impl.store.files import Files
+from impl.store.messages import Messages
+from impl.store.notifications import Notifications
+from impl.store.ratelimits import RateLimits
+from impl.store.users import Users
+
+__all__ = ["Doc", "Index", "QueryObserver", "Store", "parse_id", "pins"]
+
+COLLECTIONS = ("users", "chats", "messages", "events", "notifications", "ratelimits")
+
+
+class Store:
+    """Every collection of one database, each behind its named operations."""
+
+    def __init__(
+        self,
+        db: Database[Any],
+        retry_after_seconds: int = 3,
+        observer: QueryObserver | None = None,
+    ) -> None:
+        self.db = db
+        self.outage = Outage(retry_after_seconds)
+
+        def table(name: str) -> Table:
+            return Table(db[name], self.outage, observer)
+
+        self.users = Users(table("users"))
+        self.chats = Chats(table("chats"))
+        self.messages = Messages(table("messages"))
+        self.events = Events(table("events"))
+        self.notifications = Notifications(table("notifications"))
+        self.ratelimits = RateLimits(table("ratelimits"))
+        self.files = Files(db, self.outage)
+
+    def drop_everything(self) -> None:
+        for name in (*COLLECTIONS, "fs.files", "fs.chunks"):
+            self.db[name].delete_many({})
+
+    def close(self) -> None:
+        self.db.client.close()
