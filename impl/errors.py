@@ -185,8 +185,6 @@ def make_renderer(
         status, code, detail, headers, extra = _describe(exc)
         if status >= 500 and status != 503:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        elif status == 503:
-            log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
             detail = detail if isinstance(exc, ApiError) else "token is missing or invalid"

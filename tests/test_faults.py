@@ -32,10 +32,10 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def unreachable_store_settings() -> Settings:
+def unreachable_store_settings(timeout_ms: int = 300) -> Settings:
     return Settings(
         mongo_uri=f"mongodb://127.0.0.1:{closed_port()}/",
-        mongo_timeout_ms=300,
+        mongo_timeout_ms=timeout_ms,
         jwt_secret="a-test-secret-that-is-long-enough-for-hs256",
     )
 
@@ -60,6 +60,25 @@ class TestUnreachableStore:
         assert_problem(r, 503, "STORE_UNAVAILABLE")
         assert int(r.headers["Retry-After"]) >= 1
         assert elapsed < settings.mongo_timeout_ms / 1000 + 1
+
+    async def test_a_hundred_concurrent_requests_each_get_503_within_the_bound(self) -> None:
+        offline_app = create_app(unreachable_store_settings(timeout_ms=1000))
+        settings = offline_app.services.settings
+        token = issue_token(settings, "0123456789abcdef01234567")
+        headers = {"Authorization": f"Bearer {token}"}
+        bound = settings.mongo_timeout_ms / 1000 + 1
+        transport = httpx.ASGITransport(app=offline_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def timed() -> tuple[int, float]:
+                started = time.monotonic()
+                r = await client.get("/api/chat", headers=headers)
+                return r.status_code, time.monotonic() - started
+
+            answers = await asyncio.gather(*(timed() for _ in range(100)))
+        offline_app.close()
+        assert {status for status, _ in answers} == {503}
+        assert max(elapsed for _, elapsed in answers) < bound
 
     async def test_dev_endpoints_are_off_with_a_real_store(self, offline_app: ChatApp) -> None:
         transport = httpx.ASGITransport(app=offline_app)

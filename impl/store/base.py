@@ -12,6 +12,7 @@ fail at once instead of each waiting out the server-selection timeout (see `Outa
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from impl.errors import StoreUnavailable, ValidationFailed
 
 Doc = dict[str, Any]
 T = TypeVar("T")
+log = logging.getLogger("impl.store")
 ASC, DESC = 1, -1
 
 
@@ -90,14 +92,18 @@ class Outage:
                 return True
             return False
 
-    def failed(self) -> None:
+    def failed(self, exc: Exception) -> None:
         with self._lock:
+            if self._down_since is None:
+                log.warning("store unreachable, answering 503 until it is back: %s", exc)
             self._down_since = time.monotonic()
             self._probing = False
 
     def succeeded(self) -> None:
         if self._down_since is not None:
             with self._lock:
+                if self._down_since is not None:
+                    log.info("store reachable again")
                 self._down_since = None
                 self._probing = False
 
@@ -108,8 +114,8 @@ class Outage:
             raise self.error()
         try:
             result = run()
-        except ConnectionFailure:
-            self.failed()
+        except ConnectionFailure as exc:
+            self.failed(exc)
             raise self.error() from None
         self.succeeded()
         return result
