@@ -198,15 +198,19 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
 
 
 def create_app(
-    settings: Settings | None = None, query_observer: QueryObserver | None = None
+    settings: Settings | None = None,
+    store: Store | None = None,
+    query_observer: QueryObserver | None = None,
 ) -> ChatApp:
-    """The app for `settings`; `query_observer` sees every store call before it is made
-    (tests use it to check query shapes against the indexes and to inject failures)."""
+    """The app for `settings`. Tests may hand in a `store` (two apps sharing one, as two
+    processes share a database) or a `query_observer`, which sees every store call before
+    it is made (to check query shapes against the indexes, or to inject failures)."""
     settings = settings or Settings()
     settings.check()
     spec = load_spec()
-    retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
-    store = Store(storedb.connect(settings), retry_after, query_observer)
+    if store is None:
+        retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
+        store = Store(storedb.connect(settings), retry_after, query_observer)
     if settings.embedded:
         storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
     presence = _presence(settings)

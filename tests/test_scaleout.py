@@ -3,7 +3,7 @@ room changes and bans reach sockets connected to the other instance; and when Re
 gone, REST and each instance's own sockets keep working while the fault is logged.
 
 Each instance is its own `create_app(Settings(redis_url=...))` (its own python-socketio
-server with AsyncRedisManager) behind its own uvicorn; both share one mongomock Database.
+server with AsyncRedisManager) behind its own uvicorn; both share one embedded store.
 Redis is REDIS_URL (default redis://127.0.0.1:6379/0) with the database number replaced by
 15, so the presence keys never touch the default database; python-socketio's pub/sub
 channel is global to the server, and nothing here flushes anything.
@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import mongomock
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -31,6 +30,8 @@ from conftest import Api, User
 from impl.app import ChatApp, create_app
 from impl.presence import RedisPresence
 from impl.settings import Settings
+from impl.store import Store
+from impl.store.database import connect
 from sockets_support import Socket, Sockets, free_port, notifications_of, serving
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -127,9 +128,9 @@ class Pair:
 async def pair(redis_url: str) -> AsyncIterator[Pair]:
     """Instances A and B sharing a store and Redis, each with one socket already open (so
     both listen on Redis before the test starts)."""
-    database: Any = mongomock.MongoClient(tz_aware=True)["chat"]
     settings = Settings(redis_url=redis_url)
-    apps = [create_app(settings, database=database) for _ in range(2)]
+    store = Store(connect(settings))
+    apps = [create_app(settings, store) for _ in range(2)]
     baseline = await subscribers(redis_url)
     async with AsyncExitStack() as stack:
         for app in apps:
