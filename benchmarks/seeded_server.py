@@ -93,10 +93,11 @@ def _clone(template: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def bulk_history(store: Any, template_id: str, extra: int) -> None:
-    """Insert ``extra`` older copies of one stored message into the same chat."""
+    """Insert ``extra`` older copies of one stored message into the same chat (straight
+    into the database, keeping the chat's message counter in step)."""
     from bson import ObjectId
 
-    messages = store.messages
+    messages = store.db["messages"]
     template = messages.find_one({"_id": ObjectId(template_id)})
     if template is None:
         raise RuntimeError("the template message is not in the store")
@@ -109,6 +110,7 @@ def bulk_history(store: Any, template_id: str, extra: int) -> None:
     for name, info in uniques.items():
         options = {k: info[k] for k in ("sparse", "partialFilterExpression") if k in info}
         messages.create_index(info["key"], name=name, unique=True, **options)
+    store.db["chats"].update_one({"_id": template["chatId"]}, {"$inc": {"messageCount": extra}})
 
 
 async def _history(seeder: seed.Seeder, store: Any, reader: dict[str, Any], count: int) -> None:
@@ -142,7 +144,7 @@ async def seed_all(args: argparse.Namespace, base: str, store: Any) -> dict[str,
         if sizes:
             fixture["fanout"] = await seed.fanout_fixture(seeder, sizes)
     if store is not None:
-        fixture["storedMessages"] = store.messages.count_documents({})
+        fixture["storedMessages"] = store.db["messages"].count_documents({})
     fixture["bulkInsert"] = store is not None
     return fixture
 
