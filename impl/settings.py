@@ -62,6 +62,10 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _engine(env: Mapping[str, str]) -> str:
+    return env.get("CHAT_STORE_ENGINE", "").strip().lower() or "indexed"
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -93,8 +97,9 @@ class Settings:
     validate_responses: bool = False
     log_level: str = "info"
     mime_types: tuple[str, ...] = field(default=ALLOWED_MIME_TYPES)
-    # the embedded store: mongomock answering from the declared indexes, or plain mongomock
-    store_engine: str = "indexed"
+    # the embedded store: mongomock answering from the declared indexes, or plain mongomock;
+    # read from the environment even here, so that one variable moves a whole test run
+    store_engine: str = field(default_factory=lambda: _engine(os.environ))
     # run store work in worker threads even on the embedded store, as with MongoDB
     store_threads: bool = False
 
@@ -117,7 +122,7 @@ class Settings:
             max_upload_bytes=_int(env, "CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             cors_origins=origins,
             log_level=env.get("LOG_LEVEL", "info").lower(),
-            store_engine=env.get("CHAT_STORE_ENGINE", "indexed").lower() or "indexed",
+            store_engine=_engine(env),
             store_threads=_flag(env, "CHAT_STORE_THREADS"),
         )
 

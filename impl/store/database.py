@@ -1,7 +1,8 @@
 """Connecting to the store and declaring the indexes every query relies on.
 
-The embedded store is mongomock (in memory, one process); `MONGODB_URI` points pymongo at
-a real MongoDB through the same API. `indexes()` gathers each collection module's
+The embedded store is mongomock (in memory, one process), by default with the engine
+layer of `impl.store.engine`, which answers from the same index declarations;
+`MONGODB_URI` points pymongo at a real MongoDB through the same API. `indexes()` gathers each collection module's
 declarations: the same list creates MongoDB's indexes and the embedded engine's.
 """
 
@@ -55,6 +56,10 @@ def connect(settings: Settings) -> Database[Any]:
             appname="chat-api",
         )
     db: Database[Any] = client[settings.mongo_db]
+    if settings.embedded and settings.store_engine == "indexed":
+        from impl.store.engine import accelerate
+
+        accelerate(db, indexes(settings))
     return db
 
 
