@@ -25,10 +25,13 @@ environment variables (flags win over them):
   CHAT_DEV=1             dev endpoints with a real store (always on when embedded)
   CHAT_MAX_MESSAGE_LENGTH (5000)   CHAT_EDIT_WINDOW_SECONDS (900)
   CHAT_RATE_LIMIT (20) per CHAT_RATE_WINDOW_SECONDS (60)
+  CHAT_CREATE_RATE_LIMIT (60)      new chats per user per window
   CHAT_MAX_UPLOAD_BYTES (10485760)
   CORS_ORIGINS           comma list of browser origins (embedded default: any
                          http://localhost:* and http://127.0.0.1:*)
   LOG_LEVEL              debug, info, warning, error (info)
+  CHAT_STORE_ENGINE      embedded store: indexed (default) or plain mongomock
+  CHAT_STORE_THREADS=1   embedded store: store calls in worker threads, as with MongoDB
 """
 
 
