@@ -53,6 +53,7 @@ REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 access_log = logging.getLogger("impl.access")
 log = logging.getLogger("impl.app")
 
+
 def load_spec(path: Path = OPENAPI_PATH) -> dict[str, Any]:
     """A contract file as written (the served copy is `specs.served_specs(settings)`)."""
     return specs.load_file(path)

@@ -134,7 +134,7 @@ def notebooks_html(notebooks: list[Notebook], pages_dir: Path) -> str:
         if (pages_dir / page_name(nb.name)).is_file():
             read = f'<a href="/notebooks/{html.escape(page_name(nb.name))}">{title}</a>'
         else:
-            read = f"{title} (not rendered: run <code>python tools/build_docs.py</code>)"
+            read = f"{title} (not rendered yet: reinstall the package)"
         items.append(f"<li>{read} ({source})</li>")
     return "<ul>\n" + "\n".join(items) + "\n</ul>"
 
@@ -251,10 +251,11 @@ def create_docs_app(
         found = {nb.name for nb in find_notebooks(notebooks_dir)}
         if name in found:
             return file_response(notebooks_dir / name, "application/x-ipynb+json")
+        # a rendered page only for a notebook that is there now
         rendered = pages_dir / name
-        if name.endswith(".html") and name.removesuffix(".html") + ".ipynb" in found:
-            if rendered.is_file():
-                return page(rendered.read_text(encoding="utf-8"), NOTEBOOK_POLICY)
+        source = name.removesuffix(".html") + ".ipynb"
+        if name.endswith(".html") and source in found and rendered.is_file():
+            return page(rendered.read_text(encoding="utf-8"), NOTEBOOK_POLICY)
         raise HTTPException(404)
 
     async def document(request: Request) -> Response:

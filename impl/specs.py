@@ -100,7 +100,9 @@ LIMITS: tuple[Place, ...] = (
         "/components/schemas/UploadConfig/properties/maxBytes/example",
         "{max_upload_bytes}",
     ),
-    Place(OPENAPI, f"/components/responses/PayloadTooLarge/{PROBLEM}/maxBytes", "{max_upload_bytes}"),
+    Place(
+        OPENAPI, f"/components/responses/PayloadTooLarge/{PROBLEM}/maxBytes", "{max_upload_bytes}"
+    ),
     Place(
         OPENAPI,
         f"/components/responses/PayloadTooLarge/{PROBLEM}/detail",
@@ -164,7 +166,9 @@ def _parent(document: dict[str, Any], pointer: str) -> tuple[Any, str]:
     return node, parts[-1]
 
 
-def substitute(document: dict[str, Any], place: Place, was: dict[str, Any], now: dict[str, Any]) -> None:
+def substitute(
+    document: dict[str, Any], place: Place, was: dict[str, Any], now: dict[str, Any]
+) -> None:
     """Write `now` into `document` at `place`, which must state `was` (see the module doc)."""
     parent, key = _parent(document, place.pointer)
     current = parent[key]

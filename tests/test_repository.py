@@ -39,9 +39,7 @@ def tracked_paths() -> list[str]:
     git = shutil.which("git")
     if git is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    listed = subprocess.run(  # noqa: S603 - fixed arguments
-        [git, "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    )
+    listed = subprocess.run([git, "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
     return [p for p in listed.stdout.decode("utf-8").split("\0") if p]
 
 

@@ -37,7 +37,7 @@ SPECS = ("openapi.yaml", "asyncapi.yaml")
 
 
 def run(command: list[str], cwd: Path, timeout: float) -> None:
-    done = subprocess.run(  # noqa: S603 - fixed arguments
+    done = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
     assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
@@ -48,7 +48,7 @@ def repository_files() -> list[str]:
     git = shutil.which("git")
     if git is None or not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout to know which files a clone holds")
-    listed = subprocess.run(  # noqa: S603 - fixed arguments
+    listed = subprocess.run(
         [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         capture_output=True,
@@ -96,7 +96,7 @@ def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "PYTHON"))}
     env.pop("MONGODB_URI", None)
     command = [str(installed / "chat-api"), "serve", "--port", str(port), "--log-level", "info"]
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+    process = subprocess.Popen(
         command,
         cwd=elsewhere,
         env=env,
@@ -122,14 +122,14 @@ def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def get(url: str) -> tuple[int, str, bytes]:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our own server
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.status, response.headers.get("content-type", ""), response.read()
 
 
 def test_installed_package_carries_no_checkout_path(installed: Path) -> None:
     python = installed / "python"
     code = "import impl.resources as r; print(r.INSTALLED, r.SOURCE_DIR)"
-    done = subprocess.run(  # noqa: S603 - fixed arguments
+    done = subprocess.run(
         [str(python), "-c", code], cwd=installed, capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("True ") and "site-packages" in done.stdout
