@@ -4,8 +4,8 @@ A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven 
 playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
 render every operation and event of the specs, and each notebook its cells and outputs,
 with no console error and no request leaving 127.0.0.1. The AsyncAPI renderer and the
-notebook pages come from the package's install step, with no further command. Screenshots, the request log and the server log land in
-test-output/browser/.
+notebook pages come from the package's install step, with no further command.
+Screenshots, the request log and the server log land in test-output/browser/.
 
 Without Chromium or node the test is skipped, unless REQUIRE_BROWSER is set (CI sets it),
 in which case it fails and says what is missing.
