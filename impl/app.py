@@ -24,20 +24,20 @@ from typing import Any
 
 import connexion
 import socketio
-import yaml
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
-from impl import docs, notifications
+from impl import docs, notifications, specs
 from impl.bodylimit import BodyLimit
 from impl.clock import Clock
 from impl.context import Services, begin_request, bind_services, unbind_services
 from impl.effects import EffectRunner, NotifyOffline
 from impl.errors import make_renderer
 from impl.presence import LocalPresence, Presence, RedisPresence
+from impl.resources import OPENAPI_PATH
 from impl.settings import Settings
 from impl.sockets import ChatSockets
 from impl.store import QueryObserver, Store
@@ -45,8 +45,6 @@ from impl.store import database as storedb
 from impl.validation import validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
-OPENAPI_PATH = ROOT / "openapi.yaml"
-ASYNCAPI_PATH = ROOT / "asyncapi.yaml"
 
 # A Redis that stops answering must not stall requests: fail fast, serve locally, log.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
@@ -54,18 +52,10 @@ REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 access_log = logging.getLogger("impl.access")
 log = logging.getLogger("impl.app")
 
-# Read once per process: the spec files do not change while a server runs.
-_spec_cache: dict[Path, dict[str, Any]] = {}
-
 
 def load_spec(path: Path = OPENAPI_PATH) -> dict[str, Any]:
-    if path not in _spec_cache:
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} not found: run the server from a checkout (pip install -e .)"
-            )
-        _spec_cache[path] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return _spec_cache[path]
+    """A contract file as written (the served copy is `specs.served_specs(settings)`)."""
+    return specs.load_file(path)
 
 
 def path_methods(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
@@ -207,7 +197,7 @@ def create_app(
     it is made (to check query shapes against the indexes, or to inject failures)."""
     settings = settings or Settings()
     settings.check()
-    spec = load_spec()
+    served = specs.served_specs(settings)
     if store is None:
         retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
         store = Store(storedb.connect(settings), retry_after, query_observer)
@@ -223,10 +213,10 @@ def create_app(
 
     effects.notifier = notify
     sockets = ChatSockets(sio, services)
-    rest = _connexion_app(settings, spec)
+    rest = _connexion_app(settings, served.openapi)
     limited = BodyLimit(rest, settings.max_json_bytes, settings.max_upload_bytes)
     combined = socketio.ASGIApp(sio, other_asgi_app=limited, socketio_path="socket.io")
-    docs_app = docs.create_docs_app(settings)
+    docs_app = docs.create_docs_app(settings, served)
     outer = _Outer(combined, docs_app, services)
     return ChatApp(outer, services, sio, sockets, rest)
 

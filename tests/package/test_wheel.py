@@ -1,0 +1,165 @@
+"""The package as a user installs it, not as a checkout runs it.
+
+A copy of the repository's files (what a fresh clone or `pip install git+...` sees) is
+built into a wheel with `python -m build`; the wheel goes into a new virtual environment;
+its `chat-api serve` console script starts from an unrelated directory on a free port;
+and every document and page the landing page links to must answer, with the specs served
+exactly as the top-level files say (default settings write nothing into them).
+
+Slow (a real build, npm fetching the AsyncAPI renderer, nbconvert, a full install), so it
+runs in its own tox env: `tox -e package`. Needs network access to PyPI and npm, like
+any install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+BUILD_TIMEOUT_S = 150
+START_TIMEOUT_S = 60
+READY = re.compile(r"Uvicorn running on")
+SPECS = ("openapi.yaml", "asyncapi.yaml")
+
+
+def run(command: list[str], cwd: Path, timeout: float) -> None:
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
+
+
+def repository_files() -> list[str]:
+    """Tracked files plus new ones not ignored: the working tree as a clone would hold it."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout to know which files a clone holds")
+    listed = subprocess.run(
+        [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    return [p for p in listed.stdout.decode().split("\0") if p and (ROOT / p).is_file()]
+
+
+def uv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "uv", *args]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin/ folder of a fresh environment holding only the built wheel and its deps."""
+    work = tmp_path_factory.mktemp("package")
+    source = work / "source"
+    for name in repository_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    dist = work / "dist"
+    build = [sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(dist)]
+    run([*build, str(source)], cwd=work, timeout=BUILD_TIMEOUT_S)
+    wheels = list(dist.glob("*.whl"))
+    assert len(wheels) == 1, wheels
+    venv = work / "venv"
+    run(uv("venv", "--quiet", "--python", sys.executable, str(venv)), cwd=work, timeout=60)
+    python = venv / "bin" / "python"
+    run(uv("pip", "install", "--quiet", "--python", str(python), str(wheels[0])), work, 120)
+    return venv / "bin"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`chat-api serve` started from a directory that holds nothing of the project."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "PYTHON"))}
+    env.pop("MONGODB_URI", None)
+    command = [str(installed / "chat-api"), "serve", "--port", str(port), "--log-level", "info"]
+    process = subprocess.Popen(
+        command,
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    try:
+        for line in process.stdout:  # until the server says it listens, or exits
+            output.append(line)
+            if READY.search(line):
+                break
+        assert process.poll() is None, "".join(output)
+        # keep reading, so that a full pipe never stalls the server's logging
+        threading.Thread(target=output.extend, args=(process.stdout,), daemon=True).start()
+        yield f"http://{HOST}:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=START_TIMEOUT_S)
+        process.stdout.close()
+
+
+def get(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.headers.get("content-type", ""), response.read()
+
+
+def test_installed_package_carries_no_checkout_path(installed: Path) -> None:
+    python = installed / "python"
+    code = "import impl.resources as r; print(r.INSTALLED, r.SOURCE_DIR)"
+    done = subprocess.run(
+        [str(python), "-c", code], cwd=installed, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("True ") and "site-packages" in done.stdout
+
+
+def test_every_page_the_landing_page_links_answers(server: str) -> None:
+    status, kind, body = get(f"{server}/")
+    assert status == 200 and kind.startswith("text/html")
+    links = sorted(set(re.findall(r'href="(/[^"]*)"', body.decode())))
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for stem in notebooks:
+        assert f"/notebooks/{stem}.html" in links and f"/notebooks/{stem}.ipynb" in links
+    for link in links:
+        status, kind, body = get(server + link)
+        assert status == 200, link
+        assert body, link
+    status, _, page = get(f"{server}/docs/asyncapi/")
+    assert b'src="/docs/asyncapi/index.js"' in page, "the AsyncAPI renderer is missing"
+    for name in ("index.js", "default.min.css"):
+        assert get(f"{server}/docs/asyncapi/{name}")[0] == 200
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_served_specs_are_the_top_level_files(server: str, name: str) -> None:
+    _, _, body = get(f"{server}/{name}")
+    assert body == (ROOT / name).read_bytes()
+
+
+def test_served_json_is_the_top_level_openapi(server: str) -> None:
+    _, kind, body = get(f"{server}/openapi.json")
+    assert kind.startswith("application/json")
+    expected = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    assert json.loads(body) == expected
