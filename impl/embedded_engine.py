@@ -77,6 +77,7 @@ class EngineStatistics:
     """What the engine did since `accelerate`: a snapshot, for tests and diagnostics."""
 
     documents_filtered: int  # documents handed to mongomock's filter function
+    documents_copied: int  # documents copied out to a cursor
     id_lookups: int  # queries answered by `_id` key lookup
     index_walks: int  # queries answered by walking an index in sort order
     index_gathers: int  # queries narrowed by an index, then filtered and sorted
@@ -137,6 +138,7 @@ def statistics(db: Any) -> EngineStatistics:
 class _Counts:
     def __init__(self) -> None:
         self.documents_filtered = 0
+        self.documents_copied = 0
         self.id_lookups = 0
         self.index_walks = 0
         self.index_gathers = 0
@@ -442,7 +444,11 @@ class _IndexedStore(_CollectionStore):
                 return
             self._ttl_last = now
             engine.counts.ttl_sweeps += 1
-            super()._remove_expired_documents()
+            try:
+                super()._remove_expired_documents()
+            except BaseException:
+                self._ttl_last = None  # as in mongomock, a failing sweep fails every access
+                raise
 
     def in_store_order(self, seqs: Iterable[int]) -> list[Doc]:
         documents, key_of = self._documents, self._key_of
@@ -602,6 +608,7 @@ class _AcceleratedCollection(_Collection):
             if limit:
                 docs = docs[: abs(limit)]
             copies = [self._copy_only_fields(doc, projection, dict) for doc in docs]
+            store._engine.counts.documents_copied += len(copies)
         if self.codec_options.tz_aware:
             copies = [helpers.make_datetime_timezone_aware_in_document(c) for c in copies]
         return copies
