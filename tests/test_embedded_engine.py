@@ -21,7 +21,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from impl.embedded_engine import accelerate, statistics
+from impl.store.engine import accelerate, statistics
 
 
 @dataclass(frozen=True)

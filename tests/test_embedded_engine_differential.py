@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from mongomock import collection as mongomock_collection
 from pymongo import ReturnDocument
 
-from impl.embedded_engine import accelerate
+from impl.store.engine import accelerate
 
 
 @dataclass(frozen=True)
