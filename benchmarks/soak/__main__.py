@@ -16,7 +16,13 @@ from typing import Any
 from benchmarks import procs
 from benchmarks.soak import checks, services, world
 from benchmarks.soak.load import Limits, Load
-from benchmarks.soak.report import MARKER, checks_json, readable, send_latency
+from benchmarks.soak.report import (
+    MARKER,
+    checks_json,
+    readable,
+    request_latency,
+    send_latency,
+)
 from benchmarks.soak.traffic import Ledger, Traffic
 
 SETTLE_S = 10.0  # at most this long for the last socket events to arrive
@@ -78,9 +84,17 @@ async def soak(
         freeze = services.Freeze((args.duration - args.freeze) / 2, args.freeze)
         began = time.monotonic()
         load = Load(
-            traffic, the_world, ledger, freeze, limits, began, began + args.duration,
-            args.think, args.freeze + 60.0, args.seed,
-        )  # fmt: skip
+            traffic,
+            the_world,
+            ledger,
+            freeze,
+            limits,
+            began,
+            began + args.duration,
+            args.think,
+            args.freeze + 60.0,
+            args.seed,
+        )
         async with services.sampling_rss(
             chat_api.process.pid, rss_every, began, ledger.acknowledged
         ) as rss:
@@ -134,6 +148,7 @@ async def soak(
             "by_kind": traffic.by_kind(),
         },
         "send_latency": send_latency(ledger),
+        "request_latency": request_latency(traffic.timings, began, freeze.phase),
         "rss_samples": rss.samples,
         "socket_delivery": delivery,
         "checks": checks_json(found),

@@ -11,7 +11,9 @@ exceed the median of the second third by at most `RSS_SLACK_MIB` MiB or
 `RSS_SLACK_FRACTION` of it, whichever is larger, plus what the messages stored between
 the two thirds explain at `KIB_PER_MESSAGE` KiB each (the embedded store keeps every
 message, its event and its readBy in the server's memory, so a healthy server grows with
-what it stores; a leak grows with requests or time on top of that).
+what it stores; a leak grows with requests or time on top of that). A 90 s run measured
+about 2.5 KiB per message (92.4 to 93.1 MiB over 297 messages with their events, edits and
+readBy); 16 KiB leaves room for the steps in which Python's dicts and lists grow.
 """
 
 from __future__ import annotations
@@ -202,7 +204,12 @@ def edits_applied(ledger: Ledger, state: State) -> Check:
     return Check(
         "edits and deletes applied",
         not wrong,
-        {"checked": checked, "wrong": len(wrong), "uncertain": uncertain, "examples": wrong[:SHOWN]},
+        {
+            "checked": checked,
+            "wrong": len(wrong),
+            "uncertain": uncertain,
+            "examples": wrong[:SHOWN],
+        },
     )
 
 
@@ -229,8 +236,15 @@ def unread_exact(world: World, state: State) -> Check:
             listed = state.listed_unread.get(user_id, {}).get(chat.id)
             compared += 1
             if info != expected or listed != expected:
-                wrong.append({"chat": chat.id, "user": user_id, "expected": expected,
-                              "info": info, "list": listed})  # fmt: skip
+                wrong.append(
+                    {
+                        "chat": chat.id,
+                        "user": user_id,
+                        "expected": expected,
+                        "info": info,
+                        "list": listed,
+                    }
+                )
     return Check(
         "unread counts exact",
         not wrong,
@@ -246,8 +260,14 @@ def seq_without_gaps(state: State) -> Check:
         latest = state.latest_seq[chat_id]
         if seqs != list(range(1, latest + 1)):
             missing = sorted(set(range(1, latest + 1)) - set(seqs))
-            broken.append({"chat": chat_id, "latestSeq": latest, "events": len(seqs),
-                           "missing": missing[:SHOWN]})  # fmt: skip
+            broken.append(
+                {
+                    "chat": chat_id,
+                    "latestSeq": latest,
+                    "events": len(seqs),
+                    "missing": missing[:SHOWN],
+                }
+            )
         announced = Counter(
             e["payload"]["message"]["_id"] for e in events if e["event"] == "new-message"
         )
@@ -314,27 +334,28 @@ def sockets_connected(world: World) -> Check:
 
 
 def socket_delivery(world: World, ledger: Ledger, state: State, freeze: Freeze) -> dict[str, Any]:
-    """Figures, not a check: how many `new-message` events each socket got, against the
-    messages stored in its chats, with the missing ones by phase of the freeze."""
+    """Figures, not a check: of the numbered events in each chat's log, how many each of
+    its participants' sockets got (every participant's socket is in the room, the sender's
+    too), and the `new-message` events missed, by phase of the freeze the message was
+    acknowledged in."""
     phase_of = {s.message_id: freeze.phase(s.created_s) for s in ledger.sends.values()}
-    missing: Counter[str] = Counter()
+    missed_messages: Counter[str] = Counter()
     expected = delivered = doubled = 0
     for user in world.users:
         if user.listener is None:
             continue
         for chat in user.chats:
-            for m in state.messages.get(chat.id, []):
-                if m["senderId"] == user.id:
-                    continue  # the sender's own socket is in the room too, but need not count
+            got = user.listener.seqs.get(chat.id, Counter())
+            for event in state.events.get(chat.id, []):
                 expected += 1
-                got = user.listener.received.get(m["_id"], 0)
-                delivered += got > 0
-                doubled += got > 1
-                if not got:
-                    missing[phase_of.get(m["_id"], "unknown")] += 1
+                delivered += got[event["seq"]] > 0
+                doubled += got[event["seq"]] > 1
+            for m in state.messages.get(chat.id, []):
+                if not user.listener.received.get(m["_id"]):
+                    missed_messages[phase_of.get(m["_id"], "unknown")] += 1
     return {
-        "expected": expected,
-        "delivered": delivered,
-        "delivered_twice_or_more": doubled,
-        "missing_by_phase": dict(missing),
+        "events_expected": expected,
+        "events_delivered": delivered,
+        "events_delivered_twice": doubled,
+        "new_message_missed_by_phase": dict(missed_messages),
     }

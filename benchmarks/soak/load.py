@@ -78,7 +78,7 @@ class Load:
         rng = random.Random(self.seed * 1000 + user.index)
         sent_at: deque[float] = deque()
         numbers = itertools.count(1)
-        actions: dict[str, Callable[[], Awaitable[None]]] = {
+        actions: dict[str, Callable[[], Awaitable[object]]] = {
             "send": lambda: self._send(user, rng, sent_at, next(numbers)),
             "history": lambda: self._history(user, rng),
             "read": lambda: self._read(user, rng),
@@ -178,9 +178,13 @@ class Load:
         chat = rng.choice(user.chats)
         after = max(0, self.latest_seq.get(chat.id, 0) - rng.randint(0, 30))
         params = {"afterSeq": after, "limit": 50}
-        answer = await self._call(user, "events", "GET", f"/api/chat/{chat.id}/events", params=params)
+        answer = await self._call(
+            user, "events", "GET", f"/api/chat/{chat.id}/events", params=params
+        )
         if answer.ok:
-            self.latest_seq[chat.id] = max(self.latest_seq.get(chat.id, 0), answer.data["latestSeq"])
+            self.latest_seq[chat.id] = max(
+                self.latest_seq.get(chat.id, 0), answer.data["latestSeq"]
+            )
 
     # --- edits and deletes ----------------------------------------------------------------
 

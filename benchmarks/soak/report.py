@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.soak.checks import Check
@@ -34,6 +35,20 @@ def send_latency(ledger: Ledger) -> dict[str, Any]:
     return {
         "sends": {p: _latency(whole[p]) for p in PHASES},
         "attempts": {p: _latency(ledger.attempt_seconds.get(p, [])) for p in PHASES},
+    }
+
+
+def request_latency(
+    timings: list[tuple[str, float, float]], began: float, phase: Callable[[float], str]
+) -> dict[str, dict[str, Any]]:
+    """Per kind of request, then per phase of the freeze (by when each request began)."""
+    grouped: dict[str, dict[str, list[float]]] = {}
+    for kind, started, seconds in timings:
+        by_phase = grouped.setdefault(kind, {p: [] for p in PHASES})
+        by_phase[phase(started - began)].append(seconds)
+    return {
+        kind: {p: _latency(v) for p, v in by_phase.items()}
+        for kind, by_phase in sorted(grouped.items())
     }
 
 
@@ -74,16 +89,37 @@ def readable(report: dict[str, Any]) -> str:
     rows = []
     for phase in PHASES:
         whole, one = latency["sends"][phase], latency["attempts"][phase]
-        rows.append([phase, whole["count"], whole["p50_ms"], whole["p99_ms"], whole["max_ms"],
-                     one["count"], one["p50_ms"], one["p99_ms"]])  # fmt: skip
+        rows.append(
+            [
+                phase,
+                whole["count"],
+                whole["p50_ms"],
+                whole["p99_ms"],
+                whole["max_ms"],
+                one["count"],
+                one["p50_ms"],
+                one["p99_ms"],
+            ]
+        )
     header = ["phase", "sends", "p50 ms", "p99 ms", "max ms", "attempts", "p50 ms", "p99 ms"]
     lines += _table(header, rows)
+    lines += ["", "Request latency by kind and phase (count p50/p99 ms):"]
+    lines += _table(
+        ["kind", *PHASES],
+        [
+            [kind, *(f"{v[p]['count']} {v[p]['p50_ms']}/{v[p]['p99_ms']}" for p in PHASES)]
+            for kind, v in report["request_latency"].items()
+            if kind not in ("setup", "verify")
+        ],
+    )
     lines += ["", f"Socket delivery (figures only): {_compact(report['socket_delivery'])}", ""]
     lines += ["Checks:"]
     lines += _table(
         ["check", "result", "figures"],
-        [[c["name"], "PASS" if c["passed"] else "FAIL", _compact(c["figures"])]
-         for c in report["checks"]],  # fmt: skip
+        [
+            [c["name"], "PASS" if c["passed"] else "FAIL", _compact(c["figures"])]
+            for c in report["checks"]
+        ],
     )
     lines += ["", "SOAK PASSED" if report["passed"] else "SOAK FAILED"]
     return "\n".join(lines)

@@ -62,6 +62,7 @@ class Traffic:
     session: aiohttp.ClientSession | None = None
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     server_errors: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[tuple[str, float, float]] = field(default_factory=list)  # kind, start, s
     sent: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +106,7 @@ class Traffic:
         except (aiohttp.ClientError, TimeoutError) as exc:
             answer = Answer(0, None, {}, 0.0, error=type(exc).__name__)
         answer.seconds = time.monotonic() - started
+        self.timings.append((kind, started, answer.seconds))
         self.counts[(kind, str(answer.status) if answer.status else f"error:{answer.error}")] += 1
         if answer.status >= 500:
             self.server_errors.append({"kind": kind, "path": path, "status": answer.status})

@@ -1,6 +1,7 @@
 """The people and places of a soak run: users made through the dev endpoint, direct and
 group chats between them, and one python-socketio client per user, joined to every room
-of the user's chats (again after any reconnect), counting the ``new-message`` events it gets.
+of the user's chats (again after any reconnect), counting the events it gets: each
+``new-message`` by message id, and every numbered event by chat and ``seq``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Listener:
     disconnects: int = 0
     join_failures: int = 0
     received: Counter[str] = field(default_factory=Counter)  # message id -> deliveries
+    seqs: dict[str, Counter[int]] = field(default_factory=dict)  # chat id -> seq -> deliveries
     rejoins: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def open(self) -> None:
@@ -48,7 +50,7 @@ class Listener:
         )
         self.client.on("connect", self._connected)
         self.client.on("disconnect", self._dropped)
-        self.client.on("new-message", self._new_message)
+        self.client.on("*", self._event)
         await self.client.connect(
             self.url,
             auth={"token": self.token},
@@ -67,10 +69,14 @@ class Listener:
     def _dropped(self, reason: Any = None) -> None:
         self.disconnects += 1
 
-    def _new_message(self, payload: Any) -> None:
-        message = payload.get("message") if isinstance(payload, dict) else None
-        if isinstance(message, dict) and isinstance(message.get("_id"), str):
-            self.received[message["_id"]] += 1
+    def _event(self, event: str, payload: Any = None) -> None:
+        if not isinstance(payload, dict):
+            return
+        if isinstance(payload.get("seq"), int) and isinstance(payload.get("chatId"), str):
+            self.seqs.setdefault(payload["chatId"], Counter())[payload["seq"]] += 1
+        message = payload.get("message")
+        if event == "new-message" and isinstance(message, dict) and "_id" in message:
+            self.received[str(message["_id"])] += 1
 
     async def join_all(self) -> None:
         for chat_id in self.rooms:
