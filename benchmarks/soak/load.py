@@ -6,7 +6,9 @@ error, a 503, a 429 or a 409 that is not an idempotency conflict, until the answ
 2xx, another 4xx, or the retry deadline passes), history page, mark-read (all or some),
 edit of an own message within the edit window, delete (rarely), events replay, chat list
 and chat info. Sends stay within the server's advertised rate limit: each user sends at
-most three quarters of `rateLimit.messages` per `rateLimit.windowSeconds`.
+most three quarters of `rateLimit.messages` per `rateLimit.windowSeconds`, spread evenly
+(one send per window / allowance at most), so sends keep flowing through the freeze
+rather than coming in bursts that use up the allowance before it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class Limits:
     def sends_per_window(self) -> int:
         return max(1, self.messages * 3 // 4)
 
+    @property
+    def send_interval_s(self) -> float:
+        return self.window_s / self.sends_per_window
+
 
 @dataclass
 class Load:
@@ -76,10 +82,10 @@ class Load:
 
     async def _actor(self, user: User) -> None:
         rng = random.Random(self.seed * 1000 + user.index)
-        sent_at: deque[float] = deque()
+        next_send = [0.0]  # monotonic time before which this user does not send
         numbers = itertools.count(1)
         actions: dict[str, Callable[[], Awaitable[object]]] = {
-            "send": lambda: self._send(user, rng, sent_at, next(numbers)),
+            "send": lambda: self._send(user, rng, next_send, next(numbers)),
             "history": lambda: self._history(user, rng),
             "read": lambda: self._read(user, rng),
             "edit": lambda: self._edit(user, rng),
@@ -105,15 +111,13 @@ class Load:
     # --- sends ----------------------------------------------------------------------------
 
     async def _send(
-        self, user: User, rng: random.Random, sent_at: deque[float], number: int
+        self, user: User, rng: random.Random, next_send: list[float], number: int
     ) -> None:
         now = time.monotonic()
-        while sent_at and now - sent_at[0] > self.limits.window_s + 1:
-            sent_at.popleft()
-        if len(sent_at) >= self.limits.sends_per_window:
-            await self._history(user, rng)  # allowance used up: read instead
+        if now < next_send[0]:
+            await self._history(user, rng)  # not this user's turn to send: read instead
             return
-        sent_at.append(now)
+        next_send[0] = now + self.limits.send_interval_s
         chat = rng.choice(user.chats)
         cmid = f"soak-{user.index:02d}-{number:05d}"
         started = self.now_s()
