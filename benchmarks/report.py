@@ -148,6 +148,35 @@ python-socketio clients; runs the Prism row only when node and
 `node_modules/.bin/prism` are there. Every server binds 127.0.0.1 only.
 """
 
+SOAK = """\
+## Soak
+
+`tox -e soak` (not in the default run; needs `redis-server` on PATH) runs
+`python -m benchmarks.soak --duration 600 --freeze 20`: a throwaway `redis-server` on a
+free port (`--save '' --appendonly no`) and one `python -m impl serve --no-demo` on the
+embedded store with `REDIS_URL` pointing at it; 12 users made through the dev endpoint, a
+direct chat each and groups, one python-socketio client per user joined to its rooms. For
+`--duration` seconds every user mixes sends (a unique `clientMessageId` each, retried with
+the same id after a network error, 503, 429 or 409 race), history pages, mark-read,
+edits within the window, a few deletes, event replays, chat list and info, keeping to
+three quarters of the advertised rate limit. Halfway through, Redis is stopped (SIGSTOP)
+for `--freeze` seconds, then continued. The server's RSS is read from `/proc` every few
+seconds.
+
+Then it checks through the public API, and exits 1 if any check fails: no 5xx (every
+status is counted); every send acknowledged, and present in its chat's history exactly
+once (by `clientMessageId`), with its confirmed edits and deletes; each participant's
+`unreadCount` (chat list and `/info`) equal to the messages from others, not deleted,
+missing their `readBy`; each chat's event replay numbered 1..`latestSeq` without gaps,
+with one `new-message` per stored message; RSS flat (the last third's median at most
+20 MiB or 10% above the second third's, plus 16 KiB per message stored in between, as
+the embedded store holds everything in memory); every socket connected at the end. The
+report (`--json PATH`, and a `SOAK_JSON` line) has request counts by kind and status,
+send and request latency before, during and after the freeze, the RSS samples, and the
+events each socket received. `--duration 15 --freeze 3` is the smoke run of
+`tests/test_soak_smoke.py`.
+"""
+
 
 def _load(results: dict[str, Any], when: str) -> str:
     values = (results.get("load_average") or {}).get(when)
@@ -345,6 +374,7 @@ def markdown(results: dict[str, Any], has_plot: bool) -> str:
         "edit the generator (`benchmarks/report.py`), not this file.",
         "",
         HOW_TO_RUN,
+        SOAK,
         *_machine_section(results),
         *_goals_section(results),
         *_rows_section("Throughput", [r for r in rows if r["group"] != "history"]),
