@@ -43,7 +43,7 @@ from impl.presence import LocalPresence, Presence, RedisPresence
 from impl.settings import Settings
 from impl.sockets import ChatSockets
 from impl.store import Store
-from impl.validation import validator_map
+from impl.validation import LowercaseMediaType, validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.yaml"
@@ -178,6 +178,7 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     app.add_middleware(
         ConcretePathMethods, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed
     )
+    app.add_middleware(LowercaseMediaType, position=MiddlewarePosition.BEFORE_VALIDATION)
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
