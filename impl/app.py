@@ -42,7 +42,7 @@ from impl.settings import Settings
 from impl.sockets import ChatSockets
 from impl.store import QueryObserver, Store
 from impl.store import database as storedb
-from impl.validation import validator_map
+from impl.validation import LowercaseMediaType, validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,6 +167,7 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     app.add_middleware(
         ConcretePathMethods, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed
     )
+    app.add_middleware(LowercaseMediaType, position=MiddlewarePosition.BEFORE_VALIDATION)
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

@@ -15,7 +15,7 @@ from impl.access import load_member_chat, member_or_admin_chat
 from impl.context import Caller
 from impl.effects import Emit, LeaveRoom, chat_room, user_room
 from impl.errors import Forbidden, NotFound, ValidationFailed
-from impl.limits import check_metadata, clean_text
+from impl.limits import clean_text
 from impl.reply import Reply
 from impl.store import Doc, parse_id
 from impl.views import chat_view, pagination, user_summary
@@ -86,8 +86,6 @@ def create(caller: Caller, body: dict[str, Any]) -> Reply:
     if kind == "direct" and "title" in body:
         raise ValidationFailed("only group chats have a title")
     title = clean_text(body["title"], 200, "title") if "title" in body else None
-    if "metadata" in body:
-        check_metadata(body["metadata"])
     _require_users(caller, participants)
     doc = _new_chat(caller, kind, participants, title=title, metadata=body.get("metadata"))
     if kind == "group":
@@ -101,8 +99,6 @@ def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Reply:
     request_id = parse_id(body["purchaseRequestId"], "purchaseRequestId")
     if seller == caller.id:
         raise ValidationFailed("the seller cannot be the caller")
-    if "metadata" in body:
-        check_metadata(body["metadata"])
     _require_users(caller, [seller])
     doc = _new_chat(
         caller,

@@ -32,6 +32,8 @@ from starlette.exceptions import HTTPException
 log = logging.getLogger("impl.errors")
 
 PROBLEM_JSON = "application/problem+json"
+# A client's own value quoted back (in a detail or a log line) is cut to this many characters.
+QUOTE_LIMIT = 200
 
 DEFAULT_CODES = {
     400: "VALIDATION_FAILED",
@@ -141,10 +143,15 @@ def problem_body(status: int, detail: str, code: str, **extra: Any) -> dict[str,
     return body
 
 
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` cut to `limit` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _validation_detail(exc: ProblemException) -> str:
     detail = str(exc.detail or exc.title or "the request is not valid").split("\n\n")[0]
-    # jsonschema messages can quote a whole huge body back: keep the reply short.
-    return detail if len(detail) <= 500 else detail[:497] + "..."
+    # jsonschema messages can quote a whole huge value back: keep the reply short.
+    return shorten(detail)
 
 
 def _describe(exc: Exception) -> tuple[int, str, str, dict[str, str], dict[str, Any]]:

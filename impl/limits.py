@@ -3,7 +3,14 @@
 MongoDB refuses (and mongomock silently accepts) strings with lone surrogates, integers
 outside int64, NUL or `$`/`.` in keys, and documents too deep or too large; JSON itself
 admits NaN and Infinity, which no client could read back. These checks run on every JSON
-body (through `validation.JSONBodyValidator`) and on every text a chat stores.
+body (through `validation.StrictJSONBodyValidator`) and on every text a chat stores.
+
+Depth counts objects and arrays alike: `{"a": [[1]]}` is three levels. A body may be
+`BODY_MAX_DEPTH` levels deep, far more than any schema-valid body needs (metadata at
+most 8 inside a body: 9) and far less than MongoDB's 100 once a body value sits inside a
+stored document; the check walks with a list, never the call stack, so no nesting can
+exhaust it, and it runs before anything recursive (schema validation, storage) sees the
+value.
 """
 
 from __future__ import annotations
@@ -17,6 +24,23 @@ from impl.errors import ValidationFailed
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 METADATA_MAX_BYTES = 16 * 1024
 METADATA_MAX_DEPTH = 8
+BODY_MAX_DEPTH = 32
+
+
+def check_depth(value: Any, limit: int = BODY_MAX_DEPTH, what: str = "the body") -> None:
+    """Raise 400 when objects and arrays in `value` nest deeper than `limit` levels."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise ValidationFailed(f"{what} is nested deeper than {limit} levels")
+        pending.extend((child, depth + 1) for child in children)
 
 
 def check_storable(value: Any, where: str = "body") -> None:
@@ -52,7 +76,8 @@ def _check_string(value: str, where: str) -> None:
 def check_metadata(metadata: Any) -> None:
     if not isinstance(metadata, dict):
         raise ValidationFailed("metadata must be an object")
-    _check_keys_and_depth(metadata, depth=1)
+    check_depth(metadata, METADATA_MAX_DEPTH, "metadata")
+    _check_keys(metadata)
     size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > METADATA_MAX_BYTES:
         raise ValidationFailed(
@@ -60,21 +85,18 @@ def check_metadata(metadata: Any) -> None:
         )
 
 
-def _check_keys_and_depth(value: Any, depth: int) -> None:
+def _check_keys(value: Any) -> None:
+    """Keys MongoDB reads as operators or paths, at any level (depth is already bounded)."""
     if isinstance(value, list):
         for item in value:
-            _check_keys_and_depth(item, depth + 1)
-        return
-    if not isinstance(value, dict):
-        return
-    if depth > METADATA_MAX_DEPTH:
-        raise ValidationFailed(f"metadata is nested deeper than {METADATA_MAX_DEPTH} levels")
-    for key, item in value.items():
-        if key.startswith("$") or "." in key or "\x00" in key:
-            raise ValidationFailed(
-                f"metadata key {key[:40]!r} may not start with $ or hold . or NUL"
-            )
-        _check_keys_and_depth(item, depth + 1)
+            _check_keys(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("$") or "." in key or "\x00" in key:
+                raise ValidationFailed(
+                    f"metadata key {key[:40]!r} may not start with $ or hold . or NUL"
+                )
+            _check_keys(item)
 
 
 def clean_text(text: str, max_length: int, what: str = "content") -> str:

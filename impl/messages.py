@@ -28,7 +28,7 @@ from impl.clock import as_utc
 from impl.context import Caller
 from impl.effects import NotifyOffline
 from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed
-from impl.limits import check_metadata, clean_text
+from impl.limits import clean_text
 from impl.ratelimit import Allowance
 from impl.reply import Reply
 from impl.store import Doc, parse_id
@@ -75,8 +75,6 @@ def draft(caller: Caller, chat: Doc, body: dict[str, Any], allow_empty: bool = F
         content = ""
     else:
         content = clean_text(raw, caller.settings.max_message_length)
-    if "metadata" in body:
-        check_metadata(body["metadata"])
     return Draft(
         content=content,
         kind=kind,

@@ -1,14 +1,30 @@
-"""Connexion's JSON body validator, made strict about what can be stored and read back.
+"""Connexion's body validators, made strict about what can be parsed, stored and logged.
 
-On top of the schema: a body that is not UTF-8 is 400 (Connexion would answer 500),
-NaN/Infinity literals are 400, and `limits.check_storable` / `check_metadata` run on the
-decoded body. The byte limit itself is enforced earlier, by `bodylimit`.
+JSON bodies: a body without a `Content-Type` is 415 (Connexion would guess JSON, then hand
+the handler raw bytes); the bytes are read as UTF-8 whatever charset is declared (the
+handler's parser ignores it too), and non-UTF-8 is 400; NaN/Infinity literals are 400;
+`limits.check_depth` bounds the nesting before anything recursive walks the value, then
+`check_storable`, the schema and `check_metadata` run.
+
+Multipart bodies: malformed or truncated multipart is 400, a missing `Content-Type` 415;
+each file field of the schema must hold exactly one part that carries a filename, and no
+other field a file (Connexion's form decoding trips over both: a part without a filename
+is a text field to the parser, and a file among a text field's values breaks its joining).
+
+`LowercaseMediaType` (a middleware before Connexion's validation) makes the media type
+case-insensitive, as HTTP has it.
+
+Schema failures are answered and logged in a few hundred characters at most: Connexion's
+own validators log the whole offending value (a rejected 1 MB message wrote 1 MB of user
+content to the log) and quote it back in `detail`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncGenerator
+import logging
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -17,24 +33,73 @@ from connexion.validators import (
     JSONRequestBodyValidator,
     MultiPartFormDataValidator,
 )
-from starlette.datastructures import FormData, UploadFile
+from jsonschema import ValidationError
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.errors import ValidationFailed
-from impl.limits import check_metadata, check_storable
+from impl.errors import UnsupportedMediaType, ValidationFailed, shorten
+from impl.limits import check_depth, check_metadata, check_storable
+
+log = logging.getLogger("impl.validation")
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValidationFailed(f"{name} is not a JSON number this API accepts")
 
 
+def _require_content_type(scope: Scope, expected: str) -> None:
+    if "content-type" not in Headers(scope=scope):
+        raise UnsupportedMediaType(f"the Content-Type header is missing; send {expected}")
+
+
+class LowercaseMediaType:
+    """Lowercases the media type of `Content-Type` (its parameters stay as sent: a boundary
+    is case-sensitive). Media types are case-insensitive, but Connexion matches them as
+    written when it picks the body's schema and decoder: `APPLICATION/JSON` passed the
+    media type check, skipped body validation, and reached the handler as raw bytes (500).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = []
+            for name, value in scope.get("headers", []):
+                if name == b"content-type":
+                    media_type, separator, parameters = value.partition(b";")
+                    value = media_type.lower() + separator + parameters
+                headers.append((name, value))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+def check_schema(validator: Any, body: Any) -> None:
+    """400 for a body the schema refuses, described (and logged) without quoting it whole."""
+    try:
+        validator.validate(body)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.absolute_path) or "the body"
+        message = exc.message
+        if len(message) > 200:  # the message quotes the value: name the rule instead
+            rule = shorten(repr(exc.validator_value), 80)
+            message = f"{where} does not satisfy {exc.validator} {rule}"
+        elif exc.absolute_path:
+            message = f"{message} ({where})"
+        detail = shorten(message)
+        log.debug("request body refused: %s", detail)
+        raise ValidationFailed(detail) from None
+
+
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])
+        if raw:
+            _require_content_type(scope, "application/json")
         try:
-            text = raw.decode(self._encoding)
-        except (UnicodeDecodeError, LookupError):
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
             raise ValidationFailed("the body is not valid UTF-8 JSON") from None
         if not text:
             return None
@@ -42,7 +107,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             value = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ValidationFailed(f"the body is not valid JSON: {exc.msg}") from None
-        except RecursionError:
+        except RecursionError:  # the parser's own guard against pathological nesting
             raise ValidationFailed("the body is nested too deeply") from None
         if value is None and not self._nullable:
             # `null` is a body of the wrong type, not a missing one (which is no bytes at all).
@@ -50,38 +115,84 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return value
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
-        if body is None and not self._required:
+        if body is None:
+            if self._required:
+                raise ValidationFailed("the request body is missing")
             return None  # an optional body that was left out
+        check_depth(body)
         check_storable(body)
-        result: dict[str, Any] | None = super()._validate(body)
+        check_schema(self._validator, body)
         if isinstance(body, dict) and "metadata" in body:
             check_metadata(body["metadata"])
-        return result
+        return None
 
 
-class _ClosingMultiPartParser(MultiPartParser):
-    """The validator only looks at which fields a form has: close its spooled copies at once
-    (left open they leak a temporary file per upload until garbage collection)."""
+def check_file_parts(name: str, parts: list[Any]) -> None:
+    """A file field holds one part, and that part names its file."""
+    if len(parts) > 1:
+        raise ValidationFailed(f"send one file in the form field '{name}', not {len(parts)}")
+    for part in parts:
+        filename = part.filename if isinstance(part, UploadFile) else None
+        if not filename or not filename.strip():
+            raise ValidationFailed(f"the form field '{name}' must be a file part with a filename")
+
+
+class _UploadFormParser(MultiPartParser):
+    """Starlette's multipart parser, with its failures answered as 400, a body that stops
+    before its closing boundary refused, and the file fields checked. The validator only
+    looks at which fields a form has: it closes every spooled copy at once (left open they
+    leak a temporary file per upload until collected)."""
+
+    def __init__(self, *args: Any, file_fields: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.file_fields = tuple(file_fields)
+        self.complete = False
+
+    def on_end(self) -> None:  # the closing boundary was read
+        self.complete = True
 
     async def parse(self) -> FormData:
+        if "content-type" not in self.headers:
+            raise UnsupportedMediaType("the Content-Type header is missing; send multipart")
         try:
             form = await super().parse()
         except MultiPartException as exc:  # malformed multipart is the client's error: 400
-            raise ValidationFailed(f"the multipart body is not valid: {exc.message}") from None
-        for _, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                await value.close()
+            raise ValidationFailed(
+                f"the multipart body is not valid: {shorten(exc.message)}"
+            ) from None
+        try:
+            if not self.complete:
+                raise ValidationFailed("the multipart body ends before its closing boundary")
+            for name in self.file_fields:
+                check_file_parts(name, form.getlist(name))
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile) and name not in self.file_fields:
+                    raise ValidationFailed(f"the form field {shorten(name, 40)!r} takes no file")
+        finally:
+            # Every file the parser opened, also a part cut off before its end (not in `form`).
+            for file in self._files_to_close_on_error:
+                file.close()
         return form
 
 
-class ClosingMultiPartValidator(MultiPartFormDataValidator):
+class UploadFormValidator(MultiPartFormDataValidator):
     @property
-    def _form_parser_cls(self) -> type[MultiPartParser]:
-        return _ClosingMultiPartParser
+    def _form_parser_cls(self) -> Callable[..., MultiPartParser]:
+        properties = self._schema.get("properties", {})
+        file_fields = [k for k, v in properties.items() if v.get("format") == "binary"]
+        return functools.partial(_UploadFormParser, file_fields=file_fields)
+
+    def _validate(self, body: Any) -> dict[str, Any] | None:
+        if not isinstance(body, dict):
+            raise ValidationFailed("the form could not be read")
+        if self._strict_validation:
+            self._validate_params_strictly(body)
+        check_schema(self._validator, body)
+        return None
 
 
 def validator_map() -> dict[str, Any]:
     body = dict(VALIDATOR_MAP["body"])
     body["*/*json"] = StrictJSONBodyValidator
-    body["multipart/form-data"] = ClosingMultiPartValidator
+    body["multipart/form-data"] = UploadFormValidator
     return {**VALIDATOR_MAP, "body": MediaTypeDict(body)}

@@ -220,6 +220,115 @@ class TestDownloadAttachment:
         assert_problem(await a.get(f"/api/chat/{chat_id}/attachments/{file_id}"), 404, "NOT_FOUND")
 
 
+def form_part(disposition: bytes, data: bytes, content_type: bytes | None = b"text/plain") -> bytes:
+    headers = b"Content-Disposition: form-data; " + disposition + b"\r\n"
+    if content_type is not None:
+        headers += b"Content-Type: " + content_type + b"\r\n"
+    return b"--xyz\r\n" + headers + b"\r\n" + data + b"\r\n"
+
+
+async def post_form(user: User, chat_id: str, *parts: bytes):  # type: ignore[no-untyped-def]
+    return await user.post(
+        f"/api/chat/{chat_id}/messages/file",
+        content=b"".join(parts) + b"--xyz--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+    )
+
+
+class TestUploadShapes:
+    """Odd multipart shapes: each answered with a clear 4xx, or stored under a safe name."""
+
+    async def test_a_file_part_without_filename_is_400(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        r = await upload(a, chat_id, "", b"plain text", "text/plain")  # httpx drops filename=""
+        body = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert "filename" in body["detail"]
+
+    @pytest.mark.parametrize("disposition", [b'name="file"', b'name="file"; filename=""'])
+    async def test_a_raw_file_part_without_a_name_for_its_file_is_400(
+        self, api: Api, disposition: bytes
+    ) -> None:
+        a, _, chat_id = await setup(api)
+        r = await post_form(a, chat_id, form_part(disposition, b"plain text"))
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_a_filename_of_only_spaces_is_400(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        r = await upload(a, chat_id, "   ", b"plain text", "text/plain")
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_two_file_parts_are_400(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        r = await a.post(
+            f"/api/chat/{chat_id}/messages/file",
+            files=[("file", ("a.txt", b"one", "text/plain")), ("file", ("b.txt", b"two"))],
+        )
+        body = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert "one file" in body["detail"]
+
+    async def test_an_empty_file_is_400(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        assert_problem(await upload(a, chat_id, "a.txt", b""), 400, "VALIDATION_FAILED")
+
+    async def test_a_part_without_content_type_is_typed_by_its_bytes(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        r = await post_form(a, chat_id, form_part(b'name="file"; filename="p.png"', PNG_1PX, None))
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["message"]["attachments"][0]["mimeType"] == "image/png"
+
+    @pytest.mark.parametrize(
+        ("raw", "safe"), [(b"../../a.txt", "a.txt"), (b"a\x00b.txt", "ab.txt"), (b"dir\\", "file")]
+    )
+    async def test_odd_filenames_are_stored_sanitised(
+        self, api: Api, raw: bytes, safe: str
+    ) -> None:
+        a, _, chat_id = await setup(api)
+        r = await post_form(a, chat_id, form_part(b'name="file"; filename="' + raw + b'"', b"text"))
+        assert r.status_code == 201, r.text
+        assert r.json()["data"]["message"]["attachments"][0]["filename"] == safe
+
+    async def test_a_multipart_body_without_content_type_is_415(self, api: Api) -> None:
+        a, _, chat_id = await setup(api)
+        request = api.client.build_request(
+            "POST",
+            f"/api/chat/{chat_id}/messages/file",
+            content=form_part(b'name="file"; filename="a.txt"', b"text") + b"--xyz--\r\n",
+            headers=a.headers,
+        )
+        request.headers.pop("content-type", None)
+        assert_problem(await api.client.send(request), 415, "UNSUPPORTED_MEDIA_TYPE")
+
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            "multipart/form-data",
+            "multipart/form-data; boundary=",
+            "multipart/form-data; boundary=other",
+        ],
+    )
+    async def test_a_boundary_that_is_missing_or_wrong_is_400(
+        self, api: Api, content_type: str
+    ) -> None:
+        a, _, chat_id = await setup(api)
+        r = await a.post(
+            f"/api/chat/{chat_id}/messages/file",
+            content=form_part(b'name="file"; filename="a.txt"', b"text") + b"--xyz--\r\n",
+            headers={"Content-Type": content_type},
+        )
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    @pytest.mark.parametrize("keep", [10, 60, 90])
+    async def test_a_truncated_body_is_400(self, api: Api, keep: int) -> None:
+        a, _, chat_id = await setup(api)
+        whole = form_part(b'name="file"; filename="a.txt"', b"some text") + b"--xyz--\r\n"
+        r = await a.post(
+            f"/api/chat/{chat_id}/messages/file",
+            content=whole[:keep],
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+
 @pytest.mark.parametrize(
     ("raw", "safe"),
     [

@@ -4,10 +4,16 @@ Each known trap of the libraries underneath has a test here; none may answer 500
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
+import httpx
 import pytest
 
 from conftest import Api, User, assert_problem
+from impl.app import load_spec
+from impl.errors import ValidationFailed
+from impl.limits import BODY_MAX_DEPTH, check_depth
 
 
 async def chat_of(api: Api) -> tuple[User, str]:
@@ -100,6 +106,33 @@ class TestMetadata:
         a, chat_id = await chat_of(api)
         assert_problem(await a.send(chat_id, "x", metadata=[1, 2]), 400, "VALIDATION_FAILED")
 
+    @staticmethod
+    def nested_arrays(levels: int) -> dict[str, object]:
+        """Metadata `levels` deep whose levels below the first are arrays."""
+        value: list[object] = []
+        for _ in range(levels - 2):
+            value = [value]
+        return {"k": value}
+
+    async def test_arrays_count_as_levels(self, api: Api) -> None:
+        a, chat_id = await chat_of(api)
+        assert (await a.send(chat_id, "x", metadata=self.nested_arrays(8))).status_code == 201
+        r = await a.send(chat_id, "y", metadata=self.nested_arrays(9))
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_arrays_and_objects_mixed_count_alike(self, api: Api) -> None:
+        a, chat_id = await chat_of(api)
+        eight = {"a": [{"b": [{"c": [{"d": [1]}]}]}]}
+        assert (await a.send(chat_id, "x", metadata=eight)).status_code == 201
+        nine = {"a": [{"b": [{"c": [{"d": [[1]]}]}]}]}
+        assert_problem(await a.send(chat_id, "y", metadata=nine), 400, "VALIDATION_FAILED")
+
+    @pytest.mark.parametrize("levels", [100, 462, 900])
+    async def test_arrays_deeper_than_the_store_holds_are_400(self, api: Api, levels: int) -> None:
+        a, chat_id = await chat_of(api)
+        r = await a.send(chat_id, "x", metadata=self.nested_arrays(levels))
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
 
 class TestBodySize:
     async def test_json_body_over_1_mib_is_413(self, api: Api) -> None:
@@ -146,3 +179,159 @@ class TestRoutingErrors:
         a, chat_id = await chat_of(api)
         r = await raw_send(a, chat_id, b"content=x", "application/x-www-form-urlencoded")
         assert_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def json_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path template, operation) for every operation that takes a JSON body."""
+    found = []
+    for template, item in load_spec()["paths"].items():
+        for method, op in item.items():
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
+                found.append((method.upper(), template, op))
+    return found
+
+
+JSON_OPERATIONS = json_operations()
+
+
+class Targets:
+    """Real ids for every path template, made once per test (building them costs time)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    async def setup(self) -> Targets:
+        self.a, self.b = await self.api.user("a"), await self.api.user("b")
+        self.chat_id = await self.a.group_chat(self.b)
+        self.message_id = (await self.a.sent(self.chat_id, "hi"))["_id"]
+        return self
+
+    def path(self, template: str) -> str:
+        return (
+            template.replace("{participantId}", self.b.id)
+            .replace("{messageId}", self.message_id)
+            .replace("{id}", self.b.id if template.startswith("/api/dev/users/") else self.chat_id)
+        )
+
+    async def send(
+        self, method: str, template: str, body: bytes, content_type: str | None
+    ) -> httpx.Response:
+        """`body` sent as is, with no Content-Type header at all when `content_type` is None."""
+        request = self.api.client.build_request(
+            method, self.path(template), content=body, headers=self.a.headers
+        )
+        if content_type is None:
+            request.headers.pop("content-type", None)
+        else:
+            request.headers["Content-Type"] = content_type
+        return await self.api.client.send(request)
+
+
+NOT_JSON = [
+    None,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    ";;;",
+    "",
+    "multipart/form-data; boundary=xyz",
+]
+
+
+class TestMediaTypes:
+    async def test_every_json_operation_answers_415_for_a_body_not_labelled_json(
+        self, api: Api
+    ) -> None:
+        targets = await Targets(api).setup()
+        for method, template, op in JSON_OPERATIONS:
+            assert "415" in op["responses"], f"{op['operationId']} does not document 415"
+            for content_type in NOT_JSON:
+                r = await targets.send(method, template, b'{"content": "x"}', content_type)
+                assert r.status_code == 415, (op["operationId"], content_type, r.text)
+                assert_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+    async def test_a_json_send_without_content_type_is_415(self, api: Api) -> None:
+        a, chat_id = await chat_of(api)
+        request = api.client.build_request(
+            "POST", f"/api/chat/{chat_id}/messages", content=b'{"content": "x"}', headers=a.headers
+        )
+        request.headers.pop("content-type", None)
+        assert_problem(await api.client.send(request), 415, "UNSUPPORTED_MEDIA_TYPE")
+
+    async def test_the_json_charset_is_utf8_whatever_the_label_says(self, api: Api) -> None:
+        a, chat_id = await chat_of(api)
+        latin1 = '{"content": "café"}'.encode("latin-1")
+        r = await raw_send(a, chat_id, latin1, "application/json; charset=latin-1")
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+
+class TestNesting:
+    @staticmethod
+    def deep(levels: int, opener: str = "[", closer: str = "]") -> str:
+        return opener * levels + "1" + closer * levels
+
+    async def test_pathological_nesting_is_400_on_every_json_operation(self, api: Api) -> None:
+        targets = await Targets(api).setup()
+        for method, template, op in JSON_OPERATIONS:
+            for levels in (BODY_MAX_DEPTH + 1, 500, 10_000):
+                body = '{"metadata": {"k": ' + self.deep(levels) + "}}"
+                r = await targets.send(method, template, body.encode(), "application/json")
+                assert r.status_code == 400, (op["operationId"], levels, r.text)
+                assert_problem(r, 400, "VALIDATION_FAILED")
+
+    @pytest.mark.parametrize("where", ["metadata", "unknownField", "content"])
+    @pytest.mark.parametrize("opener", ['{"a": ', "["])
+    async def test_ten_thousand_levels_anywhere_in_a_message_is_400(
+        self, api: Api, where: str, opener: str
+    ) -> None:
+        a, chat_id = await chat_of(api)
+        closer = "}" if opener.startswith("{") else "]"
+        body = f'{{"content": "x", "{where}": {self.deep(10_000, opener, closer)}}}'
+        if where == "content":
+            body = f'{{"content": {self.deep(10_000, opener, closer)}}}'
+        assert_problem(await raw_send(a, chat_id, body.encode()), 400, "VALIDATION_FAILED")
+
+    def test_the_depth_check_needs_no_call_stack(self) -> None:
+        value: list[object] = []
+        for _ in range(100_000):
+            value = [value]
+        with pytest.raises(ValidationFailed):
+            check_depth(value)
+
+    def test_the_body_limit_sits_below_what_mongodb_stores(self) -> None:
+        # A body value is stored at most a few levels down in a document; MongoDB holds 100.
+        assert 9 <= BODY_MAX_DEPTH <= 64
+
+
+class TestRefusalsStaySmall:
+    async def test_a_rejected_1_mb_message_is_neither_logged_nor_echoed(
+        self, api: Api, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        a, chat_id = await chat_of(api)
+        caplog.set_level(logging.DEBUG)
+        caplog.clear()
+        content = "Q" * 1_000_000
+        r = await raw_send(a, chat_id, json.dumps({"content": content}).encode())
+        problem = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert len(problem["detail"]) <= 200
+        assert "QQQQ" not in r.text
+        logged = "\n".join(record.getMessage() for record in caplog.records)
+        assert len(logged) < 4000
+        assert "QQQQ" not in logged
+
+    async def test_a_rejected_long_caption_is_neither_logged_nor_echoed(
+        self, api: Api, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        a, chat_id = await chat_of(api)
+        caplog.set_level(logging.DEBUG)
+        caplog.clear()
+        r = await a.post(
+            f"/api/chat/{chat_id}/messages/file",
+            files={"file": ("a.txt", b"text", "text/plain")},
+            data={"content": "Q" * 500_000},
+        )
+        problem = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert len(problem["detail"]) <= 200
+        assert "QQQQ" not in r.text
+        logged = "\n".join(record.getMessage() for record in caplog.records)
+        assert len(logged) < 4000
+        assert "QQQQ" not in logged

@@ -10,6 +10,12 @@ random draws of a later run.
 4. A malformed multipart body answered 500 (the parser's exception was not a problem).
 5. An event's `createdAt` could be a millisecond off the change it reports, so a client
    replaying `message-deleted` could not reproduce `deletedAt`.
+6. A media type spelled in capitals (`Application/JSON`) passed the media type check but
+   matched no body schema: validation was skipped and the handler got raw bytes (500).
+7. A file under a text field's name, next to a text part of that name, broke Connexion's
+   form decoding (500).
+8. A multipart body cut off inside a part left that part's spooled file open
+   (ResourceWarning) and was otherwise taken for a form without it.
 """
 
 from __future__ import annotations
@@ -142,3 +148,63 @@ def test_events_carry_the_instant_of_their_change() -> None:
         assert at["message-deleted"] == deleted["message"]["deletedAt"]
 
     run_app(scenario, clock=TickingClock())
+
+
+def test_media_types_are_case_insensitive() -> None:
+    async def scenario(api: Api, app: ChatApp) -> None:
+        a, _, chat = await _two_in_a_chat(api)
+        path = f"/api/chat/{chat}/messages"
+        for label in ("APPLICATION/JSON", "Application/Json; charset=UTF-8"):
+            headers = {"Content-Type": label}
+            r = await api.call(a, "POST", path, content=b'{"content": "x"}', headers=headers)
+            assert r.status_code == 201, (label, r.text)
+            r = await api.call(a, "POST", path, content=b'{"sender": "x"}', headers=headers)
+            assert r.status_code == 400, (label, r.text)  # validated, not skipped
+            problem(r.json(), 400)
+
+    run_app(scenario)
+
+
+def _form(*parts: bytes) -> dict[str, Any]:
+    body = b"".join(
+        b"--xyz\r\nContent-Disposition: form-data; "
+        + disposition
+        + b"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n"
+        for disposition in parts
+    )
+    return {
+        "content": body + b"--xyz--\r\n",
+        "headers": {"Content-Type": "multipart/form-data; boundary=xyz"},
+    }
+
+
+def test_a_file_under_a_text_field_is_400() -> None:
+    async def scenario(api: Api, app: ChatApp) -> None:
+        a, _, chat = await _two_in_a_chat(api)
+        form = _form(
+            b'name="content"',
+            b'name="content"; filename="c.txt"',
+            b'name="file"; filename="a.txt"',
+        )
+        r = await api.call(a, "POST", f"/api/chat/{chat}/messages/file", **form)
+        assert r.status_code == 400, r.text
+        problem(r.json(), 400)
+
+    run_app(scenario)
+
+
+def test_a_truncated_multipart_body_is_400_and_leaves_no_file_open() -> None:
+    async def scenario(api: Api, app: ChatApp) -> None:
+        a, _, chat = await _two_in_a_chat(api)
+        form = _form(b'name="file"; filename="a.txt"', b'name="content"; filename="b.txt"')
+        form["content"] = form["content"][:-20]  # into the second part's data
+        r = await api.call(a, "POST", f"/api/chat/{chat}/messages/file", **form)
+        assert r.status_code == 400, r.text
+        problem(r.json(), 400)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run_app(scenario)
+        gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
