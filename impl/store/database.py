@@ -2,8 +2,9 @@
 
 The embedded store is mongomock (in memory, one process), by default with the engine
 layer of `impl.store.engine`, which answers from the same index declarations;
-`MONGODB_URI` points pymongo at a real MongoDB through the same API. `indexes()` gathers each collection module's
-declarations: the same list creates MongoDB's indexes and the embedded engine's.
+`MONGODB_URI` points pymongo at a real MongoDB through the same API. `indexes()` gathers
+each collection module's declarations: the same list creates MongoDB's indexes and the
+embedded engine's.
 """
 
 from __future__ import annotations
