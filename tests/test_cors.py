@@ -12,10 +12,10 @@ import aiohttp
 import httpx
 import pytest
 import socketio
+from test_serving import served
 
 from impl.app import ChatApp, create_app
 from impl.settings import Settings
-from test_serving import served
 
 LOCAL = "http://localhost:5173"
 FOREIGN = "https://evil.example"
