@@ -110,15 +110,18 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Demo users (embedded store):", flush=True)
         for user, token in seed_demo(app.services):
             print(f"  {user['role']:<8} {user['name']:<12} {user['_id']}  {token}", flush=True)
-    print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
     # uvicorn closes the sockets and drains in-flight requests on SIGTERM/SIGINT, then
     # re-raises the signal to the handler that was there before it; a quiet one here
     # makes a drained stop exit 0.
     stopped_by: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda received, _frame: stopped_by.append(received))
+
+    def announce() -> None:
+        print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
+
     with listener:
-        server_for(app, settings).run(sockets=[listener])
+        server_for(app, settings, announce=announce).run(sockets=[listener])
     if stopped_by:
         log.info("stopped by %s after draining requests", signal.Signals(stopped_by[0]).name)
     return 0

@@ -1,12 +1,15 @@
 """Running the app under uvicorn, with the bounds an open port needs.
 
-    bind(host, port)         the listening socket, bound before anything is printed, so a
-                             busy port fails first with one line (`PortUnavailable`)
+    bind(host, port)         the server's socket, bound before anything is printed, so a
+                             busy port fails first with one line (`PortUnavailable`); it
+                             listens only once the app is ready, so that clients polling
+                             for the server are refused meanwhile rather than queued
     with_header_deadline     uvicorn's HTTP protocol, but a connection whose request headers
                              take longer than the header timeout gets 408 and is closed
                              (uvicorn bounds only the idle time between requests)
-    ChatServer               uvicorn's server, but a stop first closes every Socket.IO
-                             connection, so draining waits for requests, not long-polls
+    ChatServer               uvicorn's server, but it announces itself once it listens, and
+                             a stop first closes every Socket.IO connection, so draining
+                             waits for requests, not long-polls
     server_for(app, ...)     the configured server; `.run(sockets=[sock])` serves until a signal
 
 Body read time and body size are bounded inside the app (impl.bodylimit).
@@ -18,6 +21,7 @@ import asyncio
 import errno
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -36,7 +40,7 @@ class PortUnavailable(OSError):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port, or `PortUnavailable` saying why not."""
+    """A TCP socket bound to host:port (uvicorn makes it listen), or `PortUnavailable`."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -47,7 +51,6 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -118,18 +121,32 @@ def with_header_deadline(base: type[asyncio.Protocol], seconds: float) -> type[a
 
 
 class ChatServer(uvicorn.Server):
-    """uvicorn's server; stopping closes the app's Socket.IO connections first."""
+    """uvicorn's server; `announce` runs once it listens, and stopping closes the app's
+    Socket.IO connections first."""
 
-    def __init__(self, config: uvicorn.Config, app: ChatApp) -> None:
+    def __init__(
+        self, config: uvicorn.Config, app: ChatApp, announce: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(config)
         self.chat_app = app
+        self.announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.announce is not None:
+            self.announce()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.chat_app.close_sockets()
         await super().shutdown(sockets)
 
 
-def server_for(app: ChatApp, settings: Settings, log_level: str | None = None) -> ChatServer:
+def server_for(
+    app: ChatApp,
+    settings: Settings,
+    log_level: str | None = None,
+    announce: Callable[[], None] | None = None,
+) -> ChatServer:
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -140,4 +157,4 @@ def server_for(app: ChatApp, settings: Settings, log_level: str | None = None) -
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    return ChatServer(config, app)
+    return ChatServer(config, app, announce)

@@ -116,7 +116,7 @@ class ServerProcess:
             loop.call_soon_threadsafe(self.lines.put_nowait, line)
 
     async def ready(self) -> None:
-        """The port is bound (and listening) before this line is printed."""
+        """The server prints its URLs once it listens."""
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 60)
         assert line.startswith("Docs: "), line + "".join(self.log)
