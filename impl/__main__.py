@@ -29,6 +29,8 @@ environment variables (flags win over them):
   CHAT_MAX_UPLOAD_BYTES (10485760)
   CORS_ORIGINS           comma list of browser origins (embedded default: any
                          http://localhost:* and http://127.0.0.1:*)
+  HTTP_HEADER_TIMEOUT_SECONDS (10)  time a client has to send a request's headers
+  HTTP_BODY_TIMEOUT_SECONDS (20)    longest pause while a client sends a body (408)
   LOG_LEVEL              debug, info, warning, error (info)
   CHAT_STORE_ENGINE      embedded store: indexed (default) or plain mongomock
   CHAT_STORE_THREADS=1   embedded store: store calls in worker threads, as with MongoDB
@@ -80,10 +82,9 @@ def configure_logging(level: str) -> None:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from impl.app import create_app
     from impl.dev import seed_demo
+    from impl.serving import PortUnavailable, bind, server_for
 
     settings = settings.with_overrides(
         host=args.host,
@@ -95,6 +96,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         seed_demo=False if args.no_demo else None,
     )
     settings.check()
+    try:
+        listener = bind(settings.host, settings.port)
+    except PortUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     log = logging.getLogger("impl")
     if settings.embedded and not settings.jwt_secret:
@@ -107,21 +113,18 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print("Demo users (embedded store):", flush=True)
         for user, token in seed_demo(app.services):
             print(f"  {user['role']:<8} {user['name']:<12} {user['_id']}  {token}", flush=True)
-    print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
-    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal to the
-    # handler that was there before it; a quiet one here makes a drained stop exit 0.
+    # uvicorn closes the sockets and drains in-flight requests on SIGTERM/SIGINT, then
+    # re-raises the signal to the handler that was there before it; a quiet one here
+    # makes a drained stop exit 0.
     stopped_by: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda received, _frame: stopped_by.append(received))
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+
+    def announce() -> None:
+        print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
+
+    with listener:
+        server_for(app, settings, announce=announce).run(sockets=[listener])
     if stopped_by:
         log.info("stopped by %s after draining requests", signal.Signals(stopped_by[0]).name)
     return 0

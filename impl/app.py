@@ -2,9 +2,13 @@
 Socket.IO, the spec files and the docs pages, with everything it needs wired in.
 
     outer wrapper    binds this app's Services for the request, logs it, routes docs paths
-    └─ socketio.ASGIApp          /socket.io
-       └─ BodyLimit              413 before / while a body is read
-          └─ connexion.AsyncApp  openapi.yaml: security, validation, handlers in impl.api
+    └─ BodyDeadline              408 when a body stops arriving
+       └─ SocketOrigins          foreign browser origins refused before Engine.IO
+          └─ socketio.ASGIApp    /socket.io
+             └─ RestCors         CORS for REST: allowed origins, with credentials
+                └─ BearerGate    401 for a missing or bad token, before the body is read
+                   └─ BodyLimit  413 before / while a body is read
+                      └─ connexion.AsyncApp  openapi.yaml: security, validation, handlers
 
 Nothing here does I/O at import time; tests build as many apps as they like.
 """
@@ -27,15 +31,16 @@ import socketio
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from impl import docs, notifications, specs
-from impl.bodylimit import BodyLimit
+from impl.bodylimit import BodyDeadline, BodyLimit
 from impl.clock import Clock
 from impl.context import Services, begin_request, bind_services, unbind_services
+from impl.earlyauth import BearerGate, requires_bearer
 from impl.effects import EffectRunner, NotifyOffline
 from impl.errors import make_renderer
+from impl.origins import OriginRule, RestCors, SocketOrigins, origin_rule
 from impl.presence import LocalPresence, Presence, RedisPresence
 from impl.resources import OPENAPI_PATH
 from impl.settings import Settings
@@ -49,6 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # A Redis that stops answering must not stall requests: fail fast, serve locally, log.
 REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
+SOCKETIO_PATH = "socket.io"
+# How long a stop waits for Socket.IO clients to take their close packet.
+SOCKET_CLOSE_WAIT_S = 1.0
+
 access_log = logging.getLogger("impl.access")
 log = logging.getLogger("impl.app")
 
@@ -58,13 +67,20 @@ def load_spec(path: Path = OPENAPI_PATH) -> dict[str, Any]:
     return specs.load_file(path)
 
 
-def path_methods(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
-    """(regex, methods) for each templated path of the spec, for the 405 `Allow` header."""
+def path_methods(
+    spec: dict[str, Any], include: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(regex, methods) for each templated path of the spec, for the 405 `Allow` header;
+    with `include`, only the methods whose operation it accepts."""
     table = []
     # Concrete paths first, as OpenAPI matches them before templated ones.
     for template, item in sorted(spec["paths"].items(), key=lambda entry: entry[0].count("{")):
         pattern = re.sub(r"\{[^/]+\}", "[^/]+", template)
-        methods = {m.upper() for m in item if m in {"get", "put", "post", "patch", "delete"}}
+        methods = {
+            m.upper()
+            for m in item
+            if m in {"get", "put", "post", "patch", "delete"} and include(item[m])
+        }
         table.append((re.compile(f"^{pattern}$"), methods))
     return table
 
@@ -104,6 +120,17 @@ class ChatApp:
         """Release the store's connections (also done at lifespan shutdown)."""
         self.services.store.close()
 
+    async def close_sockets(self) -> None:
+        """Tell every Socket.IO client the server is going away (they may reconnect
+        elsewhere), so that a stop does not wait on their long-polls and websockets."""
+        eio = self.sio.eio
+        if not eio.sockets:
+            return
+        try:
+            await asyncio.wait_for(eio.disconnect(), SOCKET_CLOSE_WAIT_S)
+        except TimeoutError:
+            log.info("some Socket.IO clients did not take their close packet in time")
+
 
 def _presence(settings: Settings) -> Presence:
     if settings.redis_url:
@@ -118,29 +145,22 @@ def _presence(settings: Settings) -> Presence:
     return LocalPresence()
 
 
-def _socket_server(settings: Settings) -> socketio.AsyncServer:
+def _socket_server(settings: Settings, allowed: OriginRule) -> socketio.AsyncServer:
     manager = (
         socketio.AsyncRedisManager(settings.redis_url, redis_options=REDIS_OPTIONS)
         if settings.redis_url
         else None
     )
-    allowed = _origin_check(settings)
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
-        cors_allowed_origins=allowed,
+        # SocketOrigins refuses foreign origins first; Engine.IO echoes allowed ones.
+        cors_allowed_origins=lambda origin, *_: origin is None or allowed(origin),
+        cors_credentials=True,
         max_http_buffer_size=64 * 1024,
         logger=False,
         engineio_logger=False,
     )
-
-
-def _origin_check(settings: Settings) -> Any:
-    if settings.cors_origins:
-        origins = set(settings.cors_origins)
-        return lambda origin, *_: origin is None or origin in origins
-    regex = re.compile(settings.cors_origin_regex or r"^$")
-    return lambda origin, *_: origin is None or bool(regex.match(origin))
 
 
 def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncApp:
@@ -168,23 +188,6 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
         ConcretePathMethods, position=MiddlewarePosition.BEFORE_ROUTING, allowed=allowed
     )
     app.add_middleware(LowercaseMediaType, position=MiddlewarePosition.BEFORE_VALIDATION)
-    app.add_middleware(
-        CORSMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        allow_origins=list(settings.cors_origins),
-        allow_origin_regex=settings.cors_origin_regex,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
-        expose_headers=[
-            "Retry-After",
-            "X-RateLimit-Limit",
-            "X-RateLimit-Remaining",
-            "X-RateLimit-Reset",
-            "X-Request-ID",
-            "Content-Disposition",
-            "ETag",
-        ],
-    )
     return app
 
 
@@ -205,7 +208,8 @@ def create_app(
     if settings.embedded:
         storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
     presence = _presence(settings)
-    sio = _socket_server(settings)
+    allowed = origin_rule(settings)
+    sio = _socket_server(settings, allowed)
     effects = EffectRunner(sio, presence)
     services = Services(settings, store, Clock(), presence, effects)
 
@@ -216,9 +220,13 @@ def create_app(
     sockets = ChatSockets(sio, services)
     rest = _connexion_app(settings, served.openapi)
     limited = BodyLimit(rest, settings.max_json_bytes, settings.max_upload_bytes)
-    combined = socketio.ASGIApp(sio, other_asgi_app=limited, socketio_path="socket.io")
+    spec = served.openapi
+    gate = BearerGate(limited, settings, path_methods(spec, include=requires_bearer(spec)))
+    gated = RestCors(gate, allowed)
+    combined = socketio.ASGIApp(sio, other_asgi_app=gated, socketio_path=SOCKETIO_PATH)
+    guarded = SocketOrigins(combined, allowed, path="/" + SOCKETIO_PATH)
     docs_app = docs.create_docs_app(settings, served)
-    outer = _Outer(combined, docs_app, services)
+    outer = _Outer(BodyDeadline(guarded, settings.body_timeout_seconds), docs_app, services)
     return ChatApp(outer, services, sio, sockets, rest)
 
 

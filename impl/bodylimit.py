@@ -1,4 +1,4 @@
-"""Request body limits, applied before a body is read and while it is read.
+"""Request body limits, applied before a body is read and while it is read: size and time.
 
 JSON bodies may be up to `max_json_bytes`; the file upload path allows the file limit
 plus 64 KiB for the multipart envelope and caption. A `Content-Length` over the limit is
@@ -6,13 +6,20 @@ refused before anything is read; a body without one (chunked) is read here, coun
 streams and refused once it passes the limit (Connexion only looks at bodies that declare
 their length, so a chunked body within the limit is handed on with its length set). Either
 way the answer is 413 with `maxBytes`.
+
+`BodyDeadline` bounds time: a client that stops sending its body for `idle_seconds` gets
+408 `REQUEST_TIMEOUT` and its connection is closed, whoever was reading the body (Connexion
+renders the problem itself; Engine.IO's reads and the chunked read here are answered by
+`BodyDeadline`). How long the headers may take is bounded by the server (impl.serving).
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.errors import PayloadTooLarge, send_problem
+from impl.errors import PayloadTooLarge, RequestTimeout, send_problem
 
 MULTIPART_ALLOWANCE = 64 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -99,7 +106,11 @@ class BodyLimit:
             await send_problem(send, too_large(limit, is_file))
             return
         if declared is None and scope["method"] in BODY_METHODS:
-            body = await self.read_chunked(receive, limit)
+            try:
+                body = await self.read_chunked(receive, limit)
+            except RequestTimeout as exc:
+                await send_problem(send, exc)
+                return
             if body is None:
                 await send_problem(send, too_large(limit, is_file))
                 return
@@ -119,3 +130,46 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted_receive, send)
+
+
+class BodyDeadline:
+    """Wraps `receive` so that waiting for the next part of a body ends after `idle_seconds`
+    with `RequestTimeout`; answers it with 408 when the reader let it escape."""
+
+    def __init__(self, app: ASGIApp, idle_seconds: float) -> None:
+        self.app = app
+        self.idle_seconds = idle_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_complete = False
+        response_started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_complete
+            if body_complete:  # what is left to hear is the disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout(self.idle_seconds):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"no part of the request body arrived for {self.idle_seconds:g} s"
+                ) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_complete = True
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        except RequestTimeout as exc:
+            if response_started:
+                raise
+            await send_problem(send, exc)

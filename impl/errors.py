@@ -5,6 +5,7 @@
     ├── Unauthorized          401 UNAUTHORIZED, with WWW-Authenticate: Bearer
     ├── Forbidden             403 FORBIDDEN / NOT_PARTICIPANT / NOT_AUTHOR / EDIT_WINDOW_EXPIRED
     ├── NotFound              404 NOT_FOUND
+    ├── RequestTimeout        408 REQUEST_TIMEOUT (a body that stopped arriving), Connection: close
     ├── Conflict              409 MESSAGE_DELETED / IDEMPOTENCY_CONFLICT
     ├── Gone                  410 RESYNC_REQUIRED
     ├── PayloadTooLarge       413 PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
@@ -94,6 +95,15 @@ class Forbidden(ApiError):
 class NotFound(ApiError):
     status_code_default = 404
     code_default = "NOT_FOUND"
+
+
+class RequestTimeout(ApiError):
+    status_code_default = 408
+    code_default = "REQUEST_TIMEOUT"
+
+    def __init__(self, detail: str) -> None:
+        # The rest of the body may still be on its way: the connection cannot be reused.
+        super().__init__(detail, headers={"Connection": "close"})
 
 
 class Conflict(ApiError):

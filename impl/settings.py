@@ -38,6 +38,8 @@ ENV_VARS = (
     "CHAT_CREATE_RATE_LIMIT",
     "CHAT_MAX_UPLOAD_BYTES",
     "CORS_ORIGINS",
+    "HTTP_HEADER_TIMEOUT_SECONDS",
+    "HTTP_BODY_TIMEOUT_SECONDS",
     "LOG_LEVEL",
     "CHAT_STORE_ENGINE",
     "CHAT_STORE_THREADS",
@@ -94,6 +96,10 @@ class Settings:
     notification_retention_seconds: int = 90 * 24 * 3600
     token_ttl_seconds: int = 7 * 24 * 3600
     cors_origins: tuple[str, ...] = ()
+    # How long a client may take to send a request's headers, and to send the next part
+    # of its body; slower clients get 408 (or, mid-headers, a closed connection).
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 20
     validate_responses: bool = False
     log_level: str = "info"
     mime_types: tuple[str, ...] = field(default=ALLOWED_MIME_TYPES)
@@ -121,6 +127,8 @@ class Settings:
             chat_create_rate_limit=_int(env, "CHAT_CREATE_RATE_LIMIT", 60),
             max_upload_bytes=_int(env, "CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             cors_origins=origins,
+            header_timeout_seconds=_int(env, "HTTP_HEADER_TIMEOUT_SECONDS", 10),
+            body_timeout_seconds=_int(env, "HTTP_BODY_TIMEOUT_SECONDS", 20),
             log_level=env.get("LOG_LEVEL", "info").lower(),
             store_engine=_engine(env),
             store_threads=_flag(env, "CHAT_STORE_THREADS"),

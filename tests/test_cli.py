@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import jwt
 from test_faults import run_cli
 
@@ -29,6 +31,8 @@ def test_help_names_every_setting() -> None:
         "CHAT_RATE_WINDOW_SECONDS",
         "CHAT_MAX_UPLOAD_BYTES",
         "CORS_ORIGINS",
+        "HTTP_HEADER_TIMEOUT_SECONDS",
+        "HTTP_BODY_TIMEOUT_SECONDS",
     ):
         assert name in done.stdout, name
 
@@ -47,3 +51,16 @@ def test_token_for_an_unknown_user_fails(capsys) -> None:  # type: ignore[no-unt
 
 def test_token_for_a_malformed_id_fails(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["token", "nope"]) == 2
+
+
+def test_a_busy_port_fails_first_with_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("serve", "--port", str(port))
+    assert done.returncode == 2
+    assert done.stdout == ""  # no demo users, no docs URLs
+    assert done.stderr.splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use; choose another with --port"
+    ]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 
 from conftest import Api, assert_problem
 from impl.app import ChatApp, create_app
@@ -108,60 +109,113 @@ def test_real_store_without_jwt_secret_refuses_to_start() -> None:
     )
 
 
-async def wait_for_port(port: int, deadline: float = 20.0) -> None:
-    until = time.monotonic() + deadline
-    while time.monotonic() < until:
+class ServerProcess:
+    """`python -m impl serve` in a child process whose stderr lines a test can await."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = closed_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "impl", "serve", "--port", str(self.port), "--no-demo"]
+        self.proc = subprocess.Popen(
+            [*command, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+        )
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
+        self.log: list[str] = []
+        loop = asyncio.get_running_loop()
+        self.reader = loop.run_in_executor(None, self._pump, loop)
+
+    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            loop.call_soon_threadsafe(self.lines.put_nowait, line)
+
+    async def ready(self) -> None:
+        """The server prints its URLs once it listens."""
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 60)
+        assert line.startswith("Docs: "), line + "".join(self.log)
+
+    async def line(self, text: str, within: float = 20) -> str:
+        """The next stderr line holding `text` (earlier lines are kept in `log`)."""
+
+        async def find() -> str:
+            while True:
+                line = await self.lines.get()
+                self.log.append(line)
+                if text in line:
+                    return line
+
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"server did not listen on {port}")
+            return await asyncio.wait_for(find(), within)
+        except TimeoutError:
+            raise AssertionError(f"no {text!r} within {within}s:\n{''.join(self.log)}") from None
+
+    async def exit_code(self, within: float = 20) -> int:
+        return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), within)
+
+    async def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        await asyncio.to_thread(self.proc.wait)
+        await self.reader
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 async def test_sigterm_lets_an_in_flight_request_finish() -> None:
-    port = closed_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "impl", "serve", "--port", str(port), "--no-demo"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-    )
+    # At trace level the server logs every ASGI message it hands the app: the test sees
+    # the first half of the body arrive, then the stop begin, and only then sends the rest.
+    server = ServerProcess("--log-level", "trace")
     try:
-        await wait_for_port(port)
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             made = (await client.post("/api/dev/users", json={"name": "slow"})).json()["data"]
-            body_started = asyncio.Event()
 
             async def slow_body():  # type: ignore[no-untyped-def]
                 yield b'{"na'
-                body_started.set()
-                await asyncio.sleep(1.0)
+                await server.line("'more_body': True")
+                server.proc.send_signal(signal.SIGTERM)
+                await server.line("Shutting down")
                 yield b'me": "late"}'
 
-            pending = asyncio.create_task(
-                client.post(
-                    "/api/dev/users",
-                    content=slow_body(),
-                    headers={"Content-Type": "application/json"},
-                )
+            response = await client.post(
+                "/api/dev/users", content=slow_body(), headers={"Content-Type": "application/json"}
             )
-            await body_started.wait()
-            await asyncio.sleep(0.2)
-            proc.send_signal(signal.SIGTERM)
-            response = await pending
         assert made["user"]["name"] == "slow"
         assert response.status_code == 201
         assert response.json()["data"]["user"]["name"] == "late"
-        assert proc.wait(timeout=20) == 0
+        assert await server.exit_code() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        await server.stop()
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_sigterm_with_connected_sockets_stops_promptly(transport: str) -> None:
+    server = ServerProcess()
+    sio = socketio.AsyncClient(reconnection=False)
+    dropped = asyncio.Event()
+    sio.on("disconnect", lambda *_: dropped.set())
+    try:
+        await server.ready()
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            made = (await client.post("/api/dev/users", json={"name": "on"})).json()["data"]
+        await sio.connect(server.url, auth={"token": made["token"]}, transports=[transport])
+        await server.line("socket connected")
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        await server.line("stopped by SIGTERM", within=10)
+        assert time.monotonic() - signalled < 3.0
+        assert await server.exit_code() == 0
+        await asyncio.wait_for(dropped.wait(), 5)
+    finally:
+        await sio.shutdown()
+        await server.stop()
 
 
 async def test_one_log_line_per_request_without_the_token(

@@ -1,4 +1,5 @@
-"""The served docs as a reader's browser sees them.
+"""The served docs as a reader's browser sees them, and CORS as a frontend's browser
+enforces it.
 
 A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven by
 playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
@@ -6,6 +7,10 @@ render every operation and event of the specs, and each notebook its cells and o
 with no console error and no request leaving 127.0.0.1. The AsyncAPI renderer and the
 notebook pages come from the package's install step, with no further command.
 Screenshots, the request log and the server log land in test-output/browser/.
+
+A second run (cors_origins.mjs) plays two frontends on other origins: one the server
+allows, whose credentialed fetch and socket.io-client (`withCredentials`) both work, and a
+foreign one, blocked on both.
 
 Without Chromium or node the test is skipped, unless REQUIRE_BROWSER is set (CI sets it),
 in which case it fails and says what is missing.
@@ -26,6 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("docs_pages.mjs")
+CORS_SCRIPT = Path(__file__).with_name("cors_origins.mjs")
 LIVE_SERVER = ROOT / "tools" / "sdk" / "live_server.py"
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "browser"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -109,3 +115,18 @@ def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
     assert report["failures"] == [] and report["offsite"] == []
     assert {page["name"] for page in report["pages"]} >= {"landing", "swagger-ui", "asyncapi"}
     assert all(Path(page["screenshot"]).is_file() for page in report["pages"])
+
+
+def test_cors_in_chromium_credentialed_calls_from_allowed_origins_only() -> None:
+    require_tools()
+    out = OUTPUT / "cors"
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(LIVE_SERVER), "--log", str(out / "server.log"), "--"]
+    command += ["node", str(CORS_SCRIPT), "{url}", str(out)]
+
+    result = run(command, timeout=RUN_TIMEOUT_S)
+
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads((out / "cors.json").read_text(encoding="utf-8"))
+    assert report["allowed"]["rest"]["ok"] and report["allowed"]["socket"]["ok"]
+    assert not report["foreign"]["rest"]["ok"] and not report["foreign"]["socket"]["ok"]
