@@ -40,6 +40,7 @@ from impl.context import Services, begin_request, bind_services, unbind_services
 from impl.effects import EffectRunner, NotifyOffline
 from impl.errors import make_renderer
 from impl.presence import LocalPresence, Presence, RedisPresence
+from impl.redisguard import CircuitBreaker, GuardedRedisManager
 from impl.settings import Settings
 from impl.sockets import ChatSockets
 from impl.store import Store
@@ -49,8 +50,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.yaml"
 ASYNCAPI_PATH = ROOT / "asyncapi.yaml"
 
-# A Redis that stops answering must not stall requests: fail fast, serve locally, log.
-REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+# A Redis that stops answering must not stall requests: fail fast, serve locally, log,
+# and leave it alone for a back-off (impl.redisguard) instead of waiting on every call.
+REDIS_TIMEOUT_SECONDS = 1.0
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+}
 
 access_log = logging.getLogger("impl.access")
 log = logging.getLogger("impl.app")
@@ -116,23 +122,26 @@ class ChatApp:
         self.services.store.db.client.close()
 
 
-def _presence(settings: Settings) -> Presence:
-    if settings.redis_url:
+def _redis_breaker(settings: Settings) -> CircuitBreaker | None:
+    """One breaker per app: presence and the Socket.IO manager see one Redis."""
+    if not settings.redis_url:
+        return None
+    return CircuitBreaker(REDIS_TIMEOUT_SECONDS, settings.redis_backoff_seconds)
+
+
+def _presence(settings: Settings, breaker: CircuitBreaker | None) -> Presence:
+    if settings.redis_url and breaker is not None:
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=REDIS_OPTIONS["socket_connect_timeout"],
-            socket_timeout=REDIS_OPTIONS["socket_timeout"],
-        )
-        return RedisPresence(client)
+        client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
+        return RedisPresence(client, breaker, settings.redis_prefix, settings.presence_ttl_seconds)
     return LocalPresence()
 
 
-def _socket_server(settings: Settings) -> socketio.AsyncServer:
+def _socket_server(settings: Settings, breaker: CircuitBreaker | None) -> socketio.AsyncServer:
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, redis_options=REDIS_OPTIONS)
-        if settings.redis_url
+        GuardedRedisManager(settings.redis_url, settings.redis_prefix, breaker, REDIS_OPTIONS)
+        if settings.redis_url and breaker is not None
         else None
     )
     allowed = _origin_check(settings)
@@ -205,8 +214,9 @@ def create_app(settings: Settings | None = None, database: Database[Any] | None 
     store = Store(database if database is not None else dbmod.connect(settings))
     if settings.embedded:
         dbmod.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
-    presence = _presence(settings)
-    sio = _socket_server(settings)
+    breaker = _redis_breaker(settings)
+    presence = _presence(settings, breaker)
+    sio = _socket_server(settings, breaker)
     effects = EffectRunner(sio, presence)
     services = Services(settings, store, Clock(), presence, effects)
 
@@ -296,10 +306,8 @@ class _Outer:
         """Close sockets, the Redis connections and the store's client."""
         sio = self.services.effects.sio
         await sio.shutdown()
-        manager = sio.manager
-        listener = getattr(manager, "thread", None)
-        if isinstance(listener, asyncio.Task):
-            listener.cancel()
+        if isinstance(sio.manager, GuardedRedisManager):
+            await sio.manager.aclose()
         await self.services.presence.close()
         self.services.store.db.client.close()
 
