@@ -122,26 +122,24 @@ class ChatApp:
         self.services.store.db.client.close()
 
 
-def _redis_breaker(settings: Settings) -> CircuitBreaker | None:
-    """One breaker per app: presence and the Socket.IO manager see one Redis."""
-    if not settings.redis_url:
-        return None
-    return CircuitBreaker(REDIS_TIMEOUT_SECONDS, settings.redis_backoff_seconds)
-
-
-def _presence(settings: Settings, breaker: CircuitBreaker | None) -> Presence:
-    if settings.redis_url and breaker is not None:
+def _presence(settings: Settings) -> Presence:
+    """Presence, shared through Redis when there is one; its breaker guards the Socket.IO
+    manager's publishes too (one Redis, one judgement of whether it answers)."""
+    if settings.redis_url:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
+        breaker = CircuitBreaker(client.ping, REDIS_TIMEOUT_SECONDS, settings.redis_backoff_seconds)
         return RedisPresence(client, breaker, settings.redis_prefix, settings.presence_ttl_seconds)
     return LocalPresence()
 
 
-def _socket_server(settings: Settings, breaker: CircuitBreaker | None) -> socketio.AsyncServer:
+def _socket_server(settings: Settings, presence: Presence) -> socketio.AsyncServer:
     manager = (
-        GuardedRedisManager(settings.redis_url, settings.redis_prefix, breaker, REDIS_OPTIONS)
-        if settings.redis_url and breaker is not None
+        GuardedRedisManager(
+            settings.redis_url, settings.redis_prefix, presence.breaker, REDIS_OPTIONS
+        )
+        if settings.redis_url and isinstance(presence, RedisPresence)
         else None
     )
     allowed = _origin_check(settings)
@@ -214,9 +212,8 @@ def create_app(settings: Settings | None = None, database: Database[Any] | None 
     store = Store(database if database is not None else dbmod.connect(settings))
     if settings.embedded:
         dbmod.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
-    breaker = _redis_breaker(settings)
-    presence = _presence(settings, breaker)
-    sio = _socket_server(settings, breaker)
+    presence = _presence(settings)
+    sio = _socket_server(settings, presence)
     effects = EffectRunner(sio, presence)
     services = Services(settings, store, Clock(), presence, effects)
 
@@ -305,11 +302,13 @@ class _Outer:
     async def shutdown(self) -> None:
         """Close sockets, the Redis connections and the store's client."""
         sio = self.services.effects.sio
-        await sio.shutdown()
-        if isinstance(sio.manager, GuardedRedisManager):
-            await sio.manager.aclose()
-        await self.services.presence.close()
-        self.services.store.db.client.close()
+        try:
+            await sio.shutdown()
+        finally:
+            if isinstance(sio.manager, GuardedRedisManager):
+                await sio.manager.aclose()
+            await self.services.presence.close()
+            self.services.store.db.client.close()
 
     async def prepare_store(self) -> None:
         """Create indexes, retrying while the store is unreachable (the server still starts)."""

@@ -265,6 +265,7 @@ class RedisPresence:
 
         with contextlib.suppress(RedisUnavailable):  # if so, the key expires on its own
             await self.breaker.call(withdraw)
+        await self.breaker.aclose()
         await self.local.close()
         await self.redis.aclose()
 

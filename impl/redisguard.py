@@ -1,9 +1,10 @@
 """Redis behind a circuit breaker, shared by presence and python-socketio's Redis manager.
 
 A Redis that stops answering (frozen, not down) makes every call wait for its timeout. So
-the first timeout opens the breaker: for a back-off (5 s by default, doubling up to 30 s)
-no call goes to Redis at all and callers serve from this process's own state; then one
-call at a time probes, and the first answer closes the breaker again. The outage and the
+the first timeout opens the breaker: from then on no call goes to Redis at all and callers
+serve from this process's own state at once. When the back-off (5 s by default, doubling up
+to 30 s) has passed, the next call starts one probe (a PING) in the background, so no
+request ever waits for it; the probe's answer closes the breaker. The outage and the
 recovery are logged once each.
 
 `GuardedRedisManager` is `socketio.AsyncRedisManager` with its publish through the
@@ -37,18 +38,20 @@ class RedisUnavailable(Exception):
 class CircuitBreaker:
     def __init__(
         self,
+        probe: Callable[[], Awaitable[Any]],
         timeout_seconds: float,
         backoff_seconds: float,
         max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.probe = probe
         self.timeout_seconds = timeout_seconds
         self.initial_backoff = backoff_seconds
         self.max_backoff = max(max_backoff_seconds, backoff_seconds)
         self.backoff = backoff_seconds
         self.clock = clock
         self.open_until: float | None = None  # None: closed
-        self.probing = False
+        self.probing: asyncio.Task[None] | None = None
         self.on_recovery: list[Callable[[], None]] = []
 
     @property
@@ -58,38 +61,41 @@ class CircuitBreaker:
     async def call(self, command: Callable[[], Awaitable[T]]) -> T:
         """Run `command()` against Redis within the timeout, or raise `RedisUnavailable`
         at once while the breaker is open (the command is then not even created)."""
-        probe = False
         if self.open_until is not None:
-            if self.probing or self.clock() < self.open_until:
-                raise RedisUnavailable("Redis is skipped during its back-off")
-            self.probing = probe = True
+            if self.probing is None and self.clock() >= self.open_until:
+                self.probing = asyncio.get_running_loop().create_task(self.run_probe())
+            raise RedisUnavailable("Redis is left alone during its back-off")
         try:
             result = await asyncio.wait_for(command(), self.timeout_seconds)
         except Exception as exc:
-            self._failed(exc, probe)
+            self.failed(exc)
             raise RedisUnavailable(repr(exc)) from exc
-        finally:
-            if probe:
-                self.probing = False
-        self._answered()
+        self.answered()
         return result
 
-    def _failed(self, exc: Exception, probe: bool) -> None:
-        now = self.clock()
+    async def run_probe(self) -> None:
+        try:
+            await asyncio.wait_for(self.probe(), self.timeout_seconds)
+        except Exception as exc:
+            self.backoff = min(self.backoff * 2, self.max_backoff)
+            self.open_until = self.clock() + self.backoff
+            log.debug("Redis still unavailable (%r); next try in %.1f s", exc, self.backoff)
+        else:
+            self.answered()
+        finally:
+            self.probing = None
+
+    def failed(self, exc: Exception) -> None:
+        # A call that was already waiting when the breaker opened changes nothing.
         if self.open_until is None:
             log.warning(
                 "Redis unavailable (%r): serving from this process, retrying in %.1f s",
                 exc,
                 self.backoff,
             )
-            self.open_until = now + self.backoff
-        elif probe:
-            self.backoff = min(self.backoff * 2, self.max_backoff)
-            self.open_until = now + self.backoff
-            log.debug("Redis still unavailable (%r); next try in %.1f s", exc, self.backoff)
-        # A call that was already waiting when the breaker opened changes nothing.
+            self.open_until = self.clock() + self.backoff
 
-    def _answered(self) -> None:
+    def answered(self) -> None:
         if self.open_until is None:
             return
         log.info("Redis reachable again")
@@ -97,6 +103,12 @@ class CircuitBreaker:
         self.backoff = self.initial_backoff
         for listener in self.on_recovery:
             listener()
+
+    async def aclose(self) -> None:
+        """Stop a probe still running."""
+        if self.probing is not None:
+            self.probing.cancel()
+            await asyncio.gather(self.probing, return_exceptions=True)
 
 
 class GuardedRedisManager(socketio.AsyncRedisManager):
