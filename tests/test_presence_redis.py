@@ -135,6 +135,12 @@ async def notification_count(user: User) -> int:
     return total
 
 
+def percentiles(timings: list[float]) -> str:
+    p50 = statistics.median(timings) * 1000
+    p99 = statistics.quantiles(timings, n=100)[98] * 1000
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+
+
 def presence_of(app: ChatApp) -> RedisPresence:
     presence = app.services.presence
     assert isinstance(presence, RedisPresence)
@@ -283,39 +289,41 @@ async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
         await watcher.join(chat_id)
         breaker = presence_of(here.app).breaker
 
+        async def timed_sends(label: str) -> list[float]:
+            timings = []
+            for n in range(100):
+                started = time.perf_counter()
+                await bea.sent(chat_id, f"{label} #{n}")
+                timings.append(time.perf_counter() - started)
+            return timings
+
+        answering = await timed_sends("answering")
         redis_server.freeze()
         try:
             started = time.perf_counter()
             await bea.sent(chat_id, "the first send finds Redis frozen")
             first = time.perf_counter() - started
             assert not breaker.closed
-            timings = []
-            for n in range(100):
-                started = time.perf_counter()
-                await bea.sent(chat_id, f"frozen #{n}")
-                timings.append(time.perf_counter() - started)
+            frozen = await timed_sends("frozen")
             # Served from this process: the watcher got every message, Sam a notification.
             await watcher.next(
                 "new-message", where=lambda p: p["message"]["content"] == "frozen #99"
             )
-            assert await notification_count(sam) == 101
+            assert await notification_count(sam) == 201
         finally:
             redis_server.thaw()
-        p50 = statistics.median(timings) * 1000
-        p99 = statistics.quantiles(timings, n=100)[98] * 1000
         with capsys.disabled():
-            print(
-                f"\n100 sends with Redis frozen: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-                f"(the send that found it frozen: {first * 1000:.0f} ms)"
-            )
-        assert p99 < 250, (p50, p99)
+            print(f"\n100 sends, Redis answering: {percentiles(answering)}")
+            print(f"100 sends, Redis frozen:    {percentiles(frozen)}")
+            print(f"the send that found Redis frozen: {first * 1000:.0f} ms")
+        assert statistics.quantiles(frozen, n=100)[98] < 0.25, percentiles(frozen)
 
         async def recovered() -> bool:
             return breaker.closed
 
         await wait_until(recovered, "the breaker never closed after Redis came back")
         await bea.sent(chat_id, "Redis is back")
-        assert await notification_count(sam) == 102
+        assert await notification_count(sam) == 202
 
 
 async def test_two_deployments_on_one_redis_never_see_each_others_events(
