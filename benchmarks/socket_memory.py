@@ -2,11 +2,13 @@
 
 Starts `python -m impl serve` (embedded store) on a free port, then runs rounds of CYCLES
 sockets that each connect, join two chats, send `typing-start` in both and close, and
-prints the server's resident memory (VmRSS) after each round. A server that releases
+prints the server's resident memory (VmRSS) after each round. With `--fresh-users` every
+cycle is a new user with a direct chat of their own (as on a real server, where
+connections come from many users); otherwise PARALLEL users repeat. A server that releases
 per-socket state levels off after the first rounds (the allocator keeps what it has
 grown to); one that keeps it grows with every round.
 
-    python benchmarks/socket_memory.py [--rounds 4] [--cycles 500] [--parallel 10]
+    python benchmarks/socket_memory.py [--rounds 4] [--cycles 500] [--parallel 10] [--fresh-users]
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+async def fresh_cycle(http: httpx.AsyncClient, url: str, owner_id: str) -> None:
+    """A new user with a direct chat of their own, then one cycle in that chat."""
+    user = (await http.post("/api/dev/users", json={"name": "visitor"})).json()["data"]
+    headers = {"Authorization": f"Bearer {user['token']}"}
+    body = {"type": "direct", "participantIds": [owner_id]}
+    r = await http.post("/api/chat", json=body, headers=headers)
+    await cycle(url, user["token"], [r.json()["data"]["chat"]["_id"]])
+
+
 async def cycle(url: str, token: str, chats: list[str]) -> None:
     client = socketio.AsyncClient(reconnection=False)
     await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
@@ -49,7 +60,7 @@ async def cycle(url: str, token: str, chats: list[str]) -> None:
     await client.shutdown()
 
 
-def main(rounds: int, cycles: int, parallel: int) -> None:
+def main(rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "impl", "serve", "--port", str(port), "--log-level", "warning"],
@@ -59,13 +70,15 @@ def main(rounds: int, cycles: int, parallel: int) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        asyncio.run(measure(f"http://127.0.0.1:{port}", server.pid, rounds, cycles, parallel))
+        asyncio.run(
+            measure(f"http://127.0.0.1:{port}", server.pid, rounds, cycles, parallel, fresh)
+        )
     finally:
         server.terminate()
         server.wait(30)
 
 
-async def measure(url: str, pid: int, rounds: int, cycles: int, parallel: int) -> None:
+async def measure(url: str, pid: int, rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         deadline = time.monotonic() + 120
         while True:
@@ -91,7 +104,11 @@ async def measure(url: str, pid: int, rounds: int, cycles: int, parallel: int) -
         print(f"server pid {pid}: RSS after start {rss_mib(pid):.1f} MiB")
         for round_number in range(1, rounds + 1):
             for _ in range(cycles // parallel):
-                await asyncio.gather(*(cycle(url, u["token"], chats) for u in users))
+                if fresh:
+                    owner_id = first["user"]["_id"]
+                    await asyncio.gather(*(fresh_cycle(http, url, owner_id) for _ in users))
+                else:
+                    await asyncio.gather(*(cycle(url, u["token"], chats) for u in users))
             await asyncio.sleep(1)  # let the server finish the last disconnects
             print(
                 f"after round {round_number} ({round_number * cycles} cycles): "
@@ -104,5 +121,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--parallel", type=int, default=10)
+    parser.add_argument("--fresh-users", action="store_true", help="a new user per cycle")
     args = parser.parse_args()
-    main(args.rounds, args.cycles, args.parallel)
+    main(args.rounds, args.cycles, args.parallel, args.fresh_users)
