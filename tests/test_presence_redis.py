@@ -38,7 +38,7 @@ import redis.asyncio as aioredis
 from test_scaleout import release_redis, wait_for_subscribers
 
 from conftest import User
-from impl.app import ChatApp, create_app
+from impl.app import REDIS_TIMEOUT_SECONDS, ChatApp, create_app
 from impl.dev import seed_demo
 from impl.presence import RedisPresence
 from impl.settings import Settings
@@ -316,7 +316,10 @@ async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
             print(f"\n100 sends, Redis answering: {percentiles(answering)}")
             print(f"100 sends, Redis frozen:    {percentiles(frozen)}")
             print(f"the send that found Redis frozen: {first * 1000:.0f} ms")
-        assert statistics.quantiles(frozen, n=100)[98] < 0.25, percentiles(frozen)
+        # A send that waited for Redis would take its whole timeout; the figures printed
+        # above are the measurement (this machine may be busy, so the bound is loose).
+        frozen_p99 = statistics.quantiles(frozen, n=100)[98]
+        assert frozen_p99 < REDIS_TIMEOUT_SECONDS / 2, percentiles(frozen)
 
         async def recovered() -> bool:
             return breaker.closed
