@@ -9,6 +9,7 @@ Each test starts its own throwaway `redis-server` on a free port, so it can free
                    process treats them as offline once the presence expiry has passed
     stall repair   a disconnect (and a connect) while Redis is frozen is put right in
                    Redis once it thaws, from the process's own view
+    lost entries   a Redis that comes back empty gets each process's sockets again
     back-off       with Redis frozen, sends stay fast: the breaker stops calling it
     deployments    two deployments on one Redis server (database numbers 1 and 2) never
                    see each other's events
@@ -275,6 +276,29 @@ async def test_presence_changes_made_while_redis_is_frozen_are_repaired_after_it
         [notification] = await notifications_of(sol)
         assert notification["messageId"] == sent["_id"]
         assert [n["messageId"] for n in await notifications_of(sam)] == [before["_id"]]
+
+
+async def test_presence_lost_by_redis_is_written_again_from_the_process(
+    redis_server: RedisProcess,
+) -> None:
+    """A Redis restarted empty (here: FLUSHALL) loses every presence entry; each process
+    notices its own key gone at its next heartbeat and writes its sockets back."""
+    url = redis_server.url()
+    async with AsyncExitStack() as stack:
+        a = await serve(stack, create_app(redis_settings(url)))
+        b = await serve(stack, create_app(redis_settings(url)))
+        sol = b.cast["Sol"]
+        await a.sockets.open(sol)
+        on_b = presence_of(b.app)
+        assert await on_b.online([sol.id]) == {sol.id}
+        async with aioredis.Redis.from_url(url) as r:
+            await r.flushall()
+        assert await on_b.online([sol.id]) == set()
+
+        async def restored() -> bool:
+            return await on_b.online([sol.id]) == {sol.id}
+
+        await wait_until(restored, "the process never wrote its sockets back")
 
 
 async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
