@@ -79,7 +79,9 @@ def main(rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
 
 
 async def measure(url: str, pid: int, rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    # No keep-alive: a connection the server closes as idle must not fail a request.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
         deadline = time.monotonic() + 120
         while True:
             try:
