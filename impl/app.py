@@ -42,6 +42,7 @@ from impl.effects import EffectRunner, NotifyOffline
 from impl.errors import make_renderer
 from impl.origins import OriginRule, RestCors, SocketOrigins, origin_rule
 from impl.presence import LocalPresence, Presence, RedisPresence
+from impl.redisguard import CircuitBreaker, GuardedRedisManager
 from impl.resources import OPENAPI_PATH
 from impl.settings import Settings
 from impl.sockets import ChatSockets
@@ -51,8 +52,13 @@ from impl.validation import LowercaseMediaType, validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A Redis that stops answering must not stall requests: fail fast, serve locally, log.
-REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+# A Redis that stops answering must not stall requests: fail fast, serve locally, log,
+# and leave it alone for a back-off (impl.redisguard) instead of waiting on every call.
+REDIS_TIMEOUT_SECONDS = 1.0
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+}
 
 SOCKETIO_PATH = "socket.io"
 # How long a stop waits for Socket.IO clients to take their close packet.
@@ -133,22 +139,25 @@ class ChatApp:
 
 
 def _presence(settings: Settings) -> Presence:
+    """Presence, shared through Redis when there is one; its breaker guards the Socket.IO
+    manager's publishes too (one Redis, one judgement of whether it answers)."""
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_connect_timeout=REDIS_OPTIONS["socket_connect_timeout"],
-            socket_timeout=REDIS_OPTIONS["socket_timeout"],
-        )
-        return RedisPresence(client)
+        client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
+        breaker = CircuitBreaker(client.ping, REDIS_TIMEOUT_SECONDS, settings.redis_backoff_seconds)
+        return RedisPresence(client, breaker, settings.redis_prefix, settings.presence_ttl_seconds)
     return LocalPresence()
 
 
-def _socket_server(settings: Settings, allowed: OriginRule) -> socketio.AsyncServer:
+def _socket_server(
+    settings: Settings, allowed: OriginRule, presence: Presence
+) -> socketio.AsyncServer:
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, redis_options=REDIS_OPTIONS)
-        if settings.redis_url
+        GuardedRedisManager(
+            settings.redis_url, settings.redis_prefix, presence.breaker, REDIS_OPTIONS
+        )
+        if settings.redis_url and isinstance(presence, RedisPresence)
         else None
     )
     return socketio.AsyncServer(
@@ -209,7 +218,7 @@ def create_app(
         storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
     presence = _presence(settings)
     allowed = origin_rule(settings)
-    sio = _socket_server(settings, allowed)
+    sio = _socket_server(settings, allowed, presence)
     effects = EffectRunner(sio, presence)
     services = Services(settings, store, Clock(), presence, effects)
 
@@ -302,13 +311,13 @@ class _Outer:
     async def shutdown(self) -> None:
         """Close sockets, the Redis connections and the store's client."""
         sio = self.services.effects.sio
-        await sio.shutdown()
-        manager = sio.manager
-        listener = getattr(manager, "thread", None)
-        if isinstance(listener, asyncio.Task):
-            listener.cancel()
-        await self.services.presence.close()
-        self.services.store.close()
+        try:
+            await sio.shutdown()
+        finally:
+            if isinstance(sio.manager, GuardedRedisManager):
+                await sio.manager.aclose()
+            await self.services.presence.close()
+            self.services.store.close()
 
     async def prepare_store(self) -> None:
         """Create indexes, retrying while the store is unreachable (the server still starts);

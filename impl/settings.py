@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 ALLOWED_MIME_TYPES = (
@@ -29,6 +30,8 @@ ENV_VARS = (
     "MONGODB_DB",
     "MONGO_TIMEOUT_MS",
     "REDIS_URL",
+    "REDIS_CHANNEL",
+    "PRESENCE_TTL_SECONDS",
     "JWT_SECRET",
     "CHAT_DEV",
     "CHAT_MAX_MESSAGE_LENGTH",
@@ -68,6 +71,18 @@ def _engine(env: Mapping[str, str]) -> str:
     return env.get("CHAT_STORE_ENGINE", "").strip().lower() or "indexed"
 
 
+def redis_db_number(url: str | None) -> int:
+    """The database number a Redis URL selects (`/N` or `?db=N`; 0 when absent)."""
+    if not url:
+        return 0
+    parts = urlsplit(url)
+    raw = parse_qs(parts.query).get("db", [""])[0] or parts.path.strip("/")
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        raise SettingsError(f"REDIS_URL names database {raw!r}, not a number") from None
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -80,6 +95,12 @@ class Settings:
     mongo_db: str = "chat"
     mongo_timeout_ms: int = 2000
     redis_url: str | None = None
+    # Pub/sub channel and key prefix of this deployment on Redis; None derives one.
+    redis_channel: str | None = None
+    # A process's presence entries stop counting this long after its last heartbeat.
+    presence_ttl_seconds: int = 15
+    # After a Redis timeout, Redis is left alone this long (doubling up to 30 s).
+    redis_backoff_seconds: float = 5.0
     jwt_secret: str | None = None
     dev: bool | None = None
     seed_demo: bool = True
@@ -118,6 +139,8 @@ class Settings:
             mongo_db=env.get("MONGODB_DB", "chat"),
             mongo_timeout_ms=_int(env, "MONGO_TIMEOUT_MS", 2000),
             redis_url=env.get("REDIS_URL") or None,
+            redis_channel=env.get("REDIS_CHANNEL") or None,
+            presence_ttl_seconds=_int(env, "PRESENCE_TTL_SECONDS", 15),
             jwt_secret=env.get("JWT_SECRET") or None,
             dev=True if _flag(env, "CHAT_DEV") else None,
             max_message_length=_int(env, "CHAT_MAX_MESSAGE_LENGTH", 5000),
@@ -152,6 +175,18 @@ class Settings:
         return self.embedded if self.dev is None else self.dev
 
     @property
+    def redis_prefix(self) -> str:
+        """The deployment's Redis channel, also the prefix of its presence keys.
+
+        Redis pub/sub ignores database numbers, so two deployments sharing one Redis
+        server would hear each other's events on a fixed channel. The default names the
+        Redis database number and the store's database: `chat-api:<db>:<MONGODB_DB>`.
+        """
+        if self.redis_channel:
+            return self.redis_channel
+        return f"chat-api:{redis_db_number(self.redis_url)}:{self.mongo_db}"
+
+    @property
     def signing_secret(self) -> str:
         if self.jwt_secret:
             return self.jwt_secret
@@ -166,6 +201,7 @@ class Settings:
     def check(self) -> None:
         """Raise `SettingsError` with a one-line reason if the server must not start."""
         _ = self.signing_secret
+        _ = self.redis_prefix
         if len(self.signing_secret.encode()) < 32:
             raise SettingsError("JWT_SECRET must be at least 32 bytes long (HS256 key length)")
         if self.store_engine not in STORE_ENGINES:

@@ -66,26 +66,45 @@ class Bucket:
 
 @dataclass
 class TypingThrottle:
-    """When each (user, chat) last had a `typing-start` broadcast, in server-clock ms."""
+    """When each user last had a `typing-start` broadcast in each chat, in server-clock ms.
+
+    A user's entries go when their last socket in this process disconnects, so that
+    connections that come and go leave nothing behind."""
 
     throttle_ms: int
-    last: dict[tuple[str, str], float] = field(default_factory=dict)
+    last: dict[str, dict[str, float]] = field(default_factory=dict)
+    entries: int = 0
 
-    def allow_start(self, key: tuple[str, str], now_ms: float) -> bool:
-        if now_ms - self.last.get(key, float("-inf")) < self.throttle_ms:
+    def allow_start(self, user_id: str, chat_id: str, now_ms: float) -> bool:
+        chats = self.last.get(user_id, {})
+        if now_ms - chats.get(chat_id, float("-inf")) < self.throttle_ms:
             return False
-        if len(self.last) >= TYPING_ENTRIES_BEFORE_PRUNE:
+        if self.entries >= TYPING_ENTRIES_BEFORE_PRUNE:
             self.prune(now_ms)
-        self.last[key] = now_ms
+        chats = self.last.setdefault(user_id, {})
+        self.entries += chat_id not in chats
+        chats[chat_id] = now_ms
         return True
 
-    def stop(self, key: tuple[str, str]) -> None:
-        self.last.pop(key, None)
+    def stop(self, user_id: str, chat_id: str) -> None:
+        chats = self.last.get(user_id)
+        if chats is not None and chats.pop(chat_id, None) is not None:
+            self.entries -= 1
+            if not chats:
+                del self.last[user_id]
+
+    def forget(self, user_id: str) -> None:
+        self.entries -= len(self.last.pop(user_id, {}))
 
     def prune(self, now_ms: float) -> None:
         """Forget entries that no longer throttle anything (typists who never sent a stop)."""
         horizon = now_ms - self.throttle_ms
-        self.last = {key: at for key, at in self.last.items() if at > horizon}
+        kept = {
+            user_id: {chat: at for chat, at in chats.items() if at > horizon}
+            for user_id, chats in self.last.items()
+        }
+        self.last = {user_id: chats for user_id, chats in kept.items() if chats}
+        self.entries = sum(len(chats) for chats in self.last.values())
 
 
 def single_payload(args: tuple[Any, ...]) -> Any:
@@ -164,10 +183,17 @@ class ChatSockets:
         self.buckets.pop(sid, None)
         user_id = await self.user_of(sid)
         if user_id:
+            if not self.has_other_socket(user_id, sid):
+                self.typing_throttle.forget(user_id)
             await self.services.presence.remove(user_id, sid)
         reason = args[0] if args else None
         log.info("socket disconnected sid=%s user=%s reason=%s", sid, user_id, reason)
         return None
+
+    def has_other_socket(self, user_id: str, sid: str) -> bool:
+        """Whether another socket of the user is connected to this process."""
+        room = self.sio.manager.get_participants(NAMESPACE, user_room(user_id))
+        return any(other != sid for other, _ in room)
 
     async def unknown(self, event: Any, sid: str, *args: Any) -> Ack:
         if not self.take(sid):
@@ -241,11 +267,10 @@ class ChatSockets:
             raise ValidationFailed("payload must be {chatId}")
         chat_id = chat_id_of(data)
         await self.require_participant(user_id, chat_id)
-        key = (user_id, str(chat_id))
         if not is_typing:
-            self.typing_throttle.stop(key)
+            self.typing_throttle.stop(user_id, str(chat_id))
         elif not self.typing_throttle.allow_start(
-            key, self.services.clock.now().timestamp() * 1000
+            user_id, str(chat_id), self.services.clock.now().timestamp() * 1000
         ):
             return ok()
         payload = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import time
@@ -817,3 +818,45 @@ class TestPresence:
 async def sids_are(app: ChatApp, user: User, expected: list[str]) -> bool:
     sids: list[str] = await app.services.presence.sids(user.id)
     return sids == expected
+
+
+def per_socket_state(app: ChatApp) -> dict[str, int]:
+    """Sizes of everything the server keeps per connected socket or user, ours and
+    python-socketio's: all zero once every socket has gone."""
+    manager: Any = app.sio.manager
+    presence: Any = app.services.presence
+    return {
+        "event budgets": len(app.sockets.buckets),
+        "typing throttles": len(app.sockets.typing_throttle.last),
+        "typing entries": app.sockets.typing_throttle.entries,
+        "presence": len(presence._sids),
+        "rooms": sum(len(rooms) for rooms in manager.rooms.values()),
+        "sids": len(manager.eio_to_sid),
+        "pending disconnects": sum(len(s) for s in manager.pending_disconnect.values()),
+        "ack callbacks": len(manager.callbacks),
+        "sessions": len(app.sio.environ),
+        "engine sockets": len(app.sio.eio.sockets),
+    }
+
+
+async def test_connect_disconnect_cycles_leave_no_per_socket_state(
+    app: ChatApp, api: Api, sockets: Sockets
+) -> None:
+    a, b = await api.user("a"), await api.user("b")
+    chats = [await a.direct_chat(b), await a.group_chat(b)]
+    for _ in range(40):
+        opened = [await sockets.open(a), await sockets.open(b), await sockets.open(b)]
+        for socket in opened:
+            for chat_id in chats:
+                await socket.join(chat_id)
+                assert await socket.call("typing-start", {"chatId": chat_id}) == {"success": True}
+        for socket in opened:
+            await socket.close()
+    empty = dict.fromkeys(per_socket_state(app), 0)
+
+    async def released() -> bool:
+        return per_socket_state(app) == empty
+
+    with contextlib.suppress(AssertionError):  # the disconnects finish on the server's time
+        await until(released, within=10)
+    assert per_socket_state(app) == empty

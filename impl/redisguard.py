@@ -1,0 +1,150 @@
+"""Redis behind a circuit breaker, shared by presence and python-socketio's Redis manager.
+
+A Redis that stops answering (frozen, not down) makes every call wait for its timeout. So
+the first timeout opens the breaker: from then on no call goes to Redis at all and callers
+serve from this process's own state at once. When the back-off (5 s by default, doubling up
+to 30 s) has passed, the next call starts one probe (a PING) in the background, so no
+request ever waits for it; the probe's answer closes the breaker. The outage and the
+recovery are logged once each.
+
+`GuardedRedisManager` is `socketio.AsyncRedisManager` with its publish through the
+breaker: an emit is always delivered to this process's sockets first (python-socketio does
+that before publishing), so while Redis is out only other processes miss it, and their
+clients catch up through `GET /api/chat/{id}/events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import socketio
+
+log = logging.getLogger("impl.redis")
+
+T = TypeVar("T")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class RedisUnavailable(Exception):
+    """Redis was not asked (breaker open) or did not answer in time."""
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        probe: Callable[[], Awaitable[Any]],
+        timeout_seconds: float,
+        backoff_seconds: float,
+        max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.probe = probe
+        self.timeout_seconds = timeout_seconds
+        self.initial_backoff = backoff_seconds
+        self.max_backoff = max(max_backoff_seconds, backoff_seconds)
+        self.backoff = backoff_seconds
+        self.clock = clock
+        self.open_until: float | None = None  # None: closed
+        self.probing: asyncio.Task[None] | None = None
+        self.on_recovery: list[Callable[[], None]] = []
+
+    @property
+    def closed(self) -> bool:
+        return self.open_until is None
+
+    async def call(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run `command()` against Redis within the timeout, or raise `RedisUnavailable`
+        at once while the breaker is open (the command is then not even created)."""
+        if self.open_until is not None:
+            if self.probing is None and self.clock() >= self.open_until:
+                self.probing = asyncio.get_running_loop().create_task(self.run_probe())
+            raise RedisUnavailable("Redis is left alone during its back-off")
+        try:
+            result = await asyncio.wait_for(command(), self.timeout_seconds)
+        except Exception as exc:
+            self.failed(exc)
+            raise RedisUnavailable(repr(exc)) from exc
+        self.answered()
+        return result
+
+    async def run_probe(self) -> None:
+        try:
+            await asyncio.wait_for(self.probe(), self.timeout_seconds)
+        except Exception as exc:
+            self.backoff = min(self.backoff * 2, self.max_backoff)
+            self.open_until = self.clock() + self.backoff
+            log.debug("Redis still unavailable (%r); next try in %.1f s", exc, self.backoff)
+        else:
+            self.answered()
+        finally:
+            self.probing = None
+
+    def failed(self, exc: Exception) -> None:
+        # A call that was already waiting when the breaker opened changes nothing.
+        if self.open_until is None:
+            log.warning(
+                "Redis unavailable (%r): serving from this process, retrying in %.1f s",
+                exc,
+                self.backoff,
+            )
+            self.open_until = self.clock() + self.backoff
+
+    def answered(self) -> None:
+        if self.open_until is None:
+            return
+        log.info("Redis reachable again")
+        self.open_until = None
+        self.backoff = self.initial_backoff
+        for listener in self.on_recovery:
+            listener()
+
+    async def aclose(self) -> None:
+        """Stop a probe still running."""
+        if self.probing is not None:
+            self.probing.cancel()
+            await asyncio.gather(self.probing, return_exceptions=True)
+
+
+class GuardedRedisManager(socketio.AsyncRedisManager):
+    """python-socketio's Redis manager whose publishes go through the breaker, on a Redis
+    client of their own (the listener's reconnects never replace it)."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        breaker: CircuitBreaker,
+        redis_options: dict[str, Any],
+    ) -> None:
+        super().__init__(url, channel=channel, redis_options=dict(redis_options))
+        self.breaker = breaker
+        self.publisher: Any = None
+
+    async def _publish(self, data: Any) -> None:
+        if self.publisher is None:
+            self.publisher = self._get_redis_module().Redis.from_url(
+                self.redis_url, **self.redis_options
+            )
+        message = self.json.dumps(data)
+        # Delivered here already; on failure the breaker has logged the outage.
+        with contextlib.suppress(RedisUnavailable):
+            await self.breaker.call(lambda: self.publisher.publish(self.channel, message))
+
+    async def aclose(self) -> None:
+        """Stop listening and close every Redis client of the manager."""
+        listener = getattr(self, "thread", None)
+        if isinstance(listener, asyncio.Task):
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        clients: list[Any] = [getattr(self, "pubsub", None), getattr(self, "redis", None)]
+        clients.append(self.publisher)
+        for client in clients:
+            if client is not None:
+                await client.aclose()
+        self.pubsub = self.redis = self.publisher = None
