@@ -21,6 +21,9 @@ environment variables (flags win over them):
   MONGODB_DB             database name (default: chat)
   MONGO_TIMEOUT_MS       how long a request waits for an unreachable store (2000)
   REDIS_URL              share Socket.IO events and presence between processes
+  REDIS_CHANNEL          pub/sub channel and presence key prefix (default:
+                         chat-api:<Redis db number>:<MONGODB_DB>)
+  PRESENCE_TTL_SECONDS   a dead process's sockets count as offline after this (15)
   JWT_SECRET             HS256 secret; required with MONGODB_URI
   CHAT_DEV=1             dev endpoints with a real store (always on when embedded)
   CHAT_MAX_MESSAGE_LENGTH (5000)   CHAT_EDIT_WINDOW_SECONDS (900)
