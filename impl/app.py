@@ -30,6 +30,7 @@ import connexion
 import socketio
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -264,7 +265,7 @@ class _Outer:
 
     async def logged(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
         status = 500
         info = begin_request()
 
@@ -338,11 +339,3 @@ class _Outer:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None

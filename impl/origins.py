@@ -49,14 +49,6 @@ def origin_rule(settings: Settings) -> OriginRule:
     return lambda origin: pattern.fullmatch(origin) is not None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
-
-
 class RestCors(CORSMiddleware):
     """Starlette's CORS handling with credentials, for the origins the rule allows only."""
 
@@ -106,7 +98,7 @@ class SocketOrigins:
         if scope["type"] not in ("http", "websocket") or not self.is_socket_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
+        origin = Headers(scope=scope).get("origin")
         if origin is not None and not self.allowed(origin):
             log.warning("socket handshake refused: origin %s is not allowed", origin[:200])
             await self.refuse(scope, send)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from impl.app import ChatApp, create_app
+from impl.app import ChatApp, create_app, load_spec
 from impl.settings import Settings
 
 
@@ -92,6 +92,16 @@ class User:
         assert r.status_code == 200, r.text
         chat: dict[str, Any] = r.json()["data"]["chat"]
         return chat
+
+
+def json_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path template, operation) for every operation that takes a JSON body."""
+    found = []
+    for template, item in load_spec()["paths"].items():
+        for method, op in item.items():
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
+                found.append((method.upper(), template, op))
+    return found
 
 
 @pytest.fixture

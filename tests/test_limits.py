@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import httpx
 import pytest
 
-from conftest import Api, User, assert_problem
-from impl.app import load_spec
+from conftest import Api, User, assert_problem, json_operations
 from impl.errors import ValidationFailed
 from impl.limits import BODY_MAX_DEPTH, check_depth
 
@@ -179,16 +177,6 @@ class TestRoutingErrors:
         a, chat_id = await chat_of(api)
         r = await raw_send(a, chat_id, b"content=x", "application/x-www-form-urlencoded")
         assert_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE")
-
-
-def json_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path template, operation) for every operation that takes a JSON body."""
-    found = []
-    for template, item in load_spec()["paths"].items():
-        for method, op in item.items():
-            if "application/json" in op.get("requestBody", {}).get("content", {}):
-                found.append((method.upper(), template, op))
-    return found
 
 
 JSON_OPERATIONS = json_operations()

@@ -22,19 +22,10 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from schemathesis.python import asgi
 
+from conftest import json_operations
 from impl.app import create_app, load_spec
 
 SCREAMING_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
-
-
-def json_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path template, operation) for every operation that takes a JSON body."""
-    found = []
-    for template, item in load_spec()["paths"].items():
-        for method, op in item.items():
-            if "application/json" in op.get("requestBody", {}).get("content", {}):
-                found.append((method.upper(), template, op))
-    return found
 
 
 JSON_OPERATIONS = json_operations()
