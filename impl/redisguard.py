@@ -10,7 +10,10 @@ recovery are logged once each.
 `GuardedRedisManager` is `socketio.AsyncRedisManager` with its publish through the
 breaker: an emit is always delivered to this process's sockets first (python-socketio does
 that before publishing), so while Redis is out only other processes miss it, and their
-clients catch up through `GET /api/chat/{id}/events`.
+clients catch up through `GET /api/chat/{id}/events`. Publishes leave through one queue
+and one sender task, in order, so no request waits on Redis even for the timeout that
+opens the breaker; the queue is bounded, and what overflows it is dropped like what the
+breaker drops.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ log = logging.getLogger("impl.redis")
 T = TypeVar("T")
 
 MAX_BACKOFF_SECONDS = 30.0
+PUBLISH_QUEUE_SIZE = 10_000
 
 
 class RedisUnavailable(Exception):
@@ -125,19 +129,44 @@ class GuardedRedisManager(socketio.AsyncRedisManager):
         super().__init__(url, channel=channel, redis_options=dict(redis_options))
         self.breaker = breaker
         self.publisher: Any = None
+        self.outbox: asyncio.Queue[str] = asyncio.Queue(PUBLISH_QUEUE_SIZE)
+        self.sender: asyncio.Task[None] | None = None
+        self.dropped = 0
 
     async def _publish(self, data: Any) -> None:
-        if self.publisher is None:
-            self.publisher = self._get_redis_module().Redis.from_url(
-                self.redis_url, **self.redis_options
-            )
-        message = self.json.dumps(data)
-        # Delivered here already; on failure the breaker has logged the outage.
-        with contextlib.suppress(RedisUnavailable):
-            await self.breaker.call(lambda: self.publisher.publish(self.channel, message))
+        """Queue the message for the sender task; never wait on Redis here."""
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.create_task(self._send_queued())
+        try:
+            self.outbox.put_nowait(self.json.dumps(data))
+        except asyncio.QueueFull:
+            if self.dropped == 0:
+                log.warning("Redis publish queue full: dropping fan-out to other processes")
+            self.dropped += 1
+
+    async def _send_queued(self) -> None:
+        while True:
+            message = await self.outbox.get()
+            if self.publisher is None:
+                self.publisher = self._get_redis_module().Redis.from_url(
+                    self.redis_url, **self.redis_options
+                )
+            # Delivered here already; on failure the breaker has logged the outage.
+            with contextlib.suppress(RedisUnavailable):
+                await self.breaker.call(lambda: self.publisher.publish(self.channel, message))
+            self.outbox.task_done()
+
+    async def flush(self, timeout_seconds: float = 1.0) -> None:
+        """Wait (a bounded time) until every queued publish has been sent or dropped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.outbox.join(), timeout_seconds)
 
     async def aclose(self) -> None:
-        """Stop listening and close every Redis client of the manager."""
+        """Send what is queued (briefly), stop listening, close every Redis client."""
+        if self.sender is not None:
+            await self.flush()
+            self.sender.cancel()
+            await asyncio.gather(self.sender, return_exceptions=True)
         listener = getattr(self, "thread", None)
         if isinstance(listener, asyncio.Task):
             listener.cancel()
