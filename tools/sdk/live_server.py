@@ -26,7 +26,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 # Settings that would point the server away from a fresh embedded store.
 UNSET_ENV = ("MONGODB_URI", "REDIS_URL", "CORS_ORIGINS", "CHAT_DEV")
