@@ -83,8 +83,6 @@ def create(caller: Caller, body: dict[str, Any]) -> Reply:
         raise ValidationFailed("a chat needs at least two distinct participants")
     if kind == "direct" and len(participants) != 2:
         raise ValidationFailed("a direct chat has exactly two participants")
-    if kind == "direct" and "title" in body:
-        raise ValidationFailed("only group chats have a title")
     title = clean_text(body["title"], 200, "title") if "title" in body else None
     _require_users(caller, participants)
     doc = _new_chat(caller, kind, participants, title=title, metadata=body.get("metadata"))

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -204,7 +204,16 @@ def _parse_before(caller: Caller, chat: Doc, before: str) -> tuple[Doc | None, d
         moment = datetime.fromisoformat(before.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValidationFailed("before must be an ISO 8601 timestamp or a message id") from None
-    return None, as_utc(moment)
+    return None, _utc_within_range(moment)
+
+
+def _utc_within_range(moment: datetime) -> datetime:
+    """The moment in UTC; one whose UTC form falls off datetime's range (year 1 at +01:00,
+    year 9999 at -01:00) is before or after every message, so the range's edge serves."""
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | None) -> Reply:

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import socketio
@@ -153,7 +154,7 @@ class GuardedRedisManager(socketio.AsyncRedisManager):
                 )
             # Delivered here already; on failure the breaker has logged the outage.
             with contextlib.suppress(RedisUnavailable):
-                await self.breaker.call(lambda: self.publisher.publish(self.channel, message))
+                await self.breaker.call(partial(self.publisher.publish, self.channel, message))
             self.outbox.task_done()
 
     async def flush(self, timeout_seconds: float = 1.0) -> None:

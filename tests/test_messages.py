@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from conftest import Api, User, assert_problem
 
 EMOJI = "\U0001f600"  # one code point, two UTF-16 units, four UTF-8 bytes
@@ -215,6 +217,22 @@ class TestHistory:
         a, _, chat_id = await pair(api)
         r = await a.get(f"/api/chat/{chat_id}/messages", params={"before": "2026-13-45T00:00:00Z"})
         assert_problem(r, 400, "VALIDATION_FAILED")
+
+    @pytest.mark.parametrize("before", ["2026-02-29T00:00:00Z", "2026-04-31T12:00:00Z"])
+    async def test_a_day_the_calendar_lacks_is_400(self, api: Api, before: str) -> None:
+        a, _, chat_id = await pair(api)
+        r = await a.get(f"/api/chat/{chat_id}/messages", params={"before": before})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_moments_whose_utc_leaves_the_calendar_bound_the_page(self, api: Api) -> None:
+        a, _, chat_id = await pair(api)
+        sent = await a.sent(chat_id)
+        path = f"/api/chat/{chat_id}/messages"
+        early = await a.get(path, params={"before": "0001-01-01T00:00:00+01:00"})
+        assert early.status_code == 200 and early.json()["data"]["messages"] == []
+        late = await a.get(path, params={"before": "9999-12-31T23:59:59-01:00"})
+        assert late.status_code == 200
+        assert [m["_id"] for m in late.json()["data"]["messages"]] == [sent["_id"]]
 
     async def test_non_participant_is_403(self, api: Api) -> None:
         _, _, chat_id = await pair(api)

@@ -1,11 +1,13 @@
 """Clients generated from openapi.yaml, proven against a live server.
 
-tools/sdk/generate.py writes three clients into build/sdk/ and fails if a generator warns
+tools/sdk/generate.py writes five clients into build/sdk/ and fails if a generator warns
 about the spec. Then each client runs the same flow (tools/sdk/flow_*) against a fresh
 `python -m impl serve`: users from the dev endpoint, a chat, send, edit, read, list,
-delete, and typed problem documents for the 4xx answers. The Python flow must pass
-`mypy --strict` against the generated package; the TypeScript flows and clients must
-compile with `tsc --strict`. Logs land in test-output/sdk/.
+delete, and typed problem documents for the 4xx answers. The openapi-python-client flow
+must pass `mypy --strict` against the generated package (the openapi-generator python
+client is not typed for mypy: no explicit re-exports, pydantic field aliases); the
+TypeScript flows and clients must compile with `tsc --strict`. Logs land in
+test-output/sdk/.
 
 A missing generator, node or mypy skips what needs it, unless REQUIRE_SDK is set (the tox
 env `sdk` sets it), in which case it fails.
@@ -100,6 +102,8 @@ def test_generators_do_not_warn_about_the_spec(generated: Path) -> None:
     assert (generated / "python" / "chat_api_client" / "client.py").is_file()
     assert (generated / "typescript" / "schema.ts").is_file()
     assert (generated / "axios" / "api.ts").is_file()
+    assert (generated / "pydantic" / "chat_api_pydantic" / "api_client.py").is_file()
+    assert (generated / "orval" / "api.ts").is_file()
 
 
 def test_python_flow_type_checks_against_the_generated_client(generated: Path) -> None:
@@ -119,12 +123,20 @@ def test_python_client_runs_the_flow_against_a_live_server(generated: Path) -> N
     assert "all steps passed" in output
 
 
+def test_pydantic_client_raises_typed_exceptions_through_the_flow(generated: Path) -> None:
+    env = {"PYTHONPATH": str(generated / "pydantic")}
+    output = against_live_server(
+        "flow-pydantic", [sys.executable, str(TOOLS / "flow_pydantic.py"), "{url}"], env
+    )
+    assert "all steps passed" in output
+
+
 def test_typescript_clients_compile_with_tsc_strict(compiled: Path) -> None:
-    assert (compiled / "flow_fetch.js").is_file()
-    assert (compiled / "flow_axios.js").is_file()
+    for flow in ("flow_fetch", "flow_axios", "flow_orval"):
+        assert (compiled / f"{flow}.js").is_file()
 
 
-@pytest.mark.parametrize("flow", ["flow_fetch", "flow_axios"])
+@pytest.mark.parametrize("flow", ["flow_fetch", "flow_axios", "flow_orval"])
 def test_typescript_client_runs_the_flow_against_a_live_server(compiled: Path, flow: str) -> None:
     output = against_live_server(flow, ["node", str(compiled / f"{flow}.js"), "{url}"])
     assert "all steps passed" in output

@@ -28,10 +28,10 @@ from chat_api_client.models import (
     AdvanceClockRequest,
     ChatListResponse,
     ChatResponse,
-    CreateChatRequest,
-    CreateChatRequestType,
     CreateDevUserRequest,
     DevUserResponse,
+    DirectChatRequest,
+    DirectChatRequestType,
     EditMessageRequest,
     MarkReadRequest,
     MessageListResponse,
@@ -104,7 +104,7 @@ def run(base_url: str) -> None:
     expect_problem(list_chats.sync_detailed(client=stranger), 401, "UNAUTHORIZED")
     step("a bad token is a typed 401 UNAUTHORIZED")
 
-    request = CreateChatRequest(participant_ids=[bob_id], type_=CreateChatRequestType.DIRECT)
+    request = DirectChatRequest(participant_ids=[bob_id], type_=DirectChatRequestType.DIRECT)
     response = create_chat.sync_detailed(client=alice, body=request)
     chat = expect(response, 201, ChatResponse).data.chat
     check(set(chat.participants) == {alice_id, bob_id}, f"participants {chat.participants}")

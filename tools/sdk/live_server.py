@@ -26,7 +26,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 # Settings that would point the server away from a fresh embedded store.
 UNSET_ENV = ("MONGODB_URI", "REDIS_URL", "CORS_ORIGINS", "CHAT_DEV")
@@ -54,7 +54,10 @@ class ServerFailed(RuntimeError):
 class LiveServer:
     """`python -m impl serve` in a child process, for the length of a `with` block."""
 
-    def __init__(self, log_path: Path | None = None) -> None:
+    def __init__(self, log_path: Path | None = None, *, demo: bool = False) -> None:
+        """`demo=True` keeps the demo users `serve` creates (`python -m impl token ID`
+        gives their tokens); by default the store starts empty."""
+        self.demo = demo
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.own_log = log_path is None
@@ -77,7 +80,7 @@ class LiveServer:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "impl", "serve", "--host", HOST]
-        command += ["--port", str(self.port), "--no-demo"]
+        command += ["--port", str(self.port), *([] if self.demo else ["--no-demo"])]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
