@@ -63,7 +63,8 @@ class TestUnreachableStore:
         assert elapsed < settings.mongo_timeout_ms / 1000 + 1
 
     async def test_a_hundred_concurrent_requests_each_get_503_within_the_bound(self) -> None:
-        offline_app = create_app(unreachable_store_settings(timeout_ms=1000))
+        # the default timeout, as a deployment runs it: queued waves would take 4-7 s
+        offline_app = create_app(unreachable_store_settings(timeout_ms=2000))
         settings = offline_app.services.settings
         token = issue_token(settings, "0123456789abcdef01234567")
         headers = {"Authorization": f"Bearer {token}"}
