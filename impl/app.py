@@ -262,7 +262,11 @@ def create_app(
 
 
 def _services(
-    settings: Settings, store: Store, presence: Presence, sio: socketio.AsyncServer, sandbox: str = DEFAULT
+    settings: Settings,
+    store: Store,
+    presence: Presence,
+    sio: socketio.AsyncServer,
+    sandbox: str = DEFAULT,
 ) -> Services:
     """One world's services: the default one, or a sandbox's (its own store and clock)."""
     effects = EffectRunner(sio, presence)

@@ -114,7 +114,7 @@ def _fault_ids(sandboxes: Sandboxes) -> list[str]:
 def _known_operation(sandboxes: Sandboxes, operation_id: str) -> str:
     if operation_id not in _fault_ids(sandboxes):
         raise ValidationFailed(
-            f"{shorten(operation_id, 64)!r} is not an operationId of openapi.yaml outside the dev tag"
+            f"{shorten(operation_id, 64)!r} is not an operationId outside the dev tag"
         )
     return operation_id
 
@@ -157,11 +157,7 @@ def clear_requests(services: Services, sandbox: Sandbox) -> Reply:
 def list_sandboxes(services: Services, sandboxes: Sandboxes) -> Reply:
     require_dev(services)
     return Reply(
-        {
-            "sandboxes": [
-                {"name": s.name, "createdAt": isoformat(s.created_at)} for s in sandboxes
-            ]
-        }
+        {"sandboxes": [{"name": s.name, "createdAt": isoformat(s.created_at)} for s in sandboxes]}
     )
 
 

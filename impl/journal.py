@@ -50,9 +50,7 @@ class Journal:
 
     def recent(self, operation_id: str | None = None, limit: int = CAPACITY) -> list[Entry]:
         """Newest first."""
-        found = [
-            e for e in reversed(self._entries) if operation_id in (None, e["operationId"])
-        ]
+        found = [e for e in reversed(self._entries) if operation_id in (None, e["operationId"])]
         return found[:limit]
 
     def clear(self) -> int:
@@ -63,9 +61,7 @@ class Journal:
 
 def redacted(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: REDACTED if SECRET_KEY.search(str(k)) else redacted(v) for k, v in value.items()
-        }
+        return {k: REDACTED if SECRET_KEY.search(str(k)) else redacted(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redacted(v) for v in value]
     return value
@@ -75,7 +71,9 @@ def query_of(scope: Scope) -> dict[str, str | list[str]]:
     query: dict[str, str | list[str]] = {}
     for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), True):
         held = query.get(key)
-        query[key] = value if held is None else [*([held] if isinstance(held, str) else held), value]
+        query[key] = (
+            value if held is None else [*([held] if isinstance(held, str) else held), value]
+        )
     return redacted(query)  # type: ignore[no-any-return]
 
 

@@ -39,9 +39,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9-]{1,40}$")
 ServicesFactory = Callable[[str], Services]
 Dropper = Callable[["Sandbox"], None]
 
-_current: contextvars.ContextVar[tuple[Sandbox, Sandboxes]] = contextvars.ContextVar(
-    "chat_sandbox"
-)
+_current: contextvars.ContextVar[tuple[Sandbox, Sandboxes]] = contextvars.ContextVar("chat_sandbox")
 
 
 def check_name(name: str) -> str:
@@ -161,4 +159,3 @@ class SandboxRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return found
-

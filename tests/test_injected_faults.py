@@ -7,9 +7,9 @@ import asyncio
 import time
 
 import pytest
+from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
-from test_sandboxes import in_sandbox, sandbox_user
 
 
 async def fault(api: Api, sandbox: str, **body: object) -> dict[str, object]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
 from impl.journal import BODY_LIMIT, CAPACITY, Journal
-from test_sandboxes import in_sandbox, sandbox_user
 
 
 async def journal(api: Api, sandbox: str, **query: object) -> list[dict[str, object]]:
@@ -23,9 +23,15 @@ async def test_records_what_the_ui_did_newest_first(api: Api) -> None:
     a, b = await sandbox_user(api, "w1", "a"), await sandbox_user(api, "w1", "b")
     chat_id = await a.direct_chat(b)
     sent = await a.sent(chat_id, "hi")
-    await b.request("PATCH", f"/api/chat/{chat_id}/messages/read", json={"messageIds": [sent["_id"]]})
+    await b.request(
+        "PATCH", f"/api/chat/{chat_id}/messages/read", json={"messageIds": [sent["_id"]]}
+    )
     entries = await journal(api, "w1")
-    assert [e["operationId"] for e in entries] == ["mark_messages_read", "send_message", "create_chat"]
+    assert [e["operationId"] for e in entries] == [
+        "mark_messages_read",
+        "send_message",
+        "create_chat",
+    ]
     read = entries[0]
     assert read["method"] == "PATCH" and read["path"] == f"/api/chat/{chat_id}/messages/read"
     assert read["userId"] == b.id and read["status"] == 200
@@ -91,7 +97,9 @@ async def test_large_json_body_is_cut(api: Api) -> None:
 async def test_faulted_requests_are_marked(api: Api) -> None:
     a = await sandbox_user(api, "w1")
     await api.client.post(
-        "/api/dev/faults", json={"operationId": "list_chats", "status": 503}, headers=in_sandbox("w1")
+        "/api/dev/faults",
+        json={"operationId": "list_chats", "status": 503},
+        headers=in_sandbox("w1"),
     )
     await a.get("/api/chat")
     entry = (await journal(api, "w1"))[0]

@@ -44,7 +44,9 @@ class World:
         await self.client.post("/api/dev/reset", headers=self.headers)
         self.tokens, self.ids = [], []
         for n in range(USERS):
-            r = await self.client.post("/api/dev/users", json={"name": f"u{n}"}, headers=self.headers)
+            r = await self.client.post(
+                "/api/dev/users", json={"name": f"u{n}"}, headers=self.headers
+            )
             self.tokens.append(r.json()["data"]["token"])
             self.ids.append(r.json()["data"]["user"]["_id"])
 
@@ -52,7 +54,9 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     async def chat_of(self, a: int, b: int) -> str | None:
-        r = await self.client.post("/api/chat", json={"participantIds": [self.ids[b]]}, headers=self.auth(a))
+        r = await self.client.post(
+            "/api/chat", json={"participantIds": [self.ids[b]]}, headers=self.auth(a)
+        )
         return r.json()["data"]["chat"]["_id"] if r.status_code in (200, 201) else None
 
     async def run(self, steps: list[Step]) -> None:
@@ -65,21 +69,31 @@ class World:
                 continue
             elif kind == "send":
                 await self.client.post(
-                    f"/api/chat/{chat_id}/messages", json={"content": f"{a}->{b}"}, headers=self.auth(a)
+                    f"/api/chat/{chat_id}/messages",
+                    json={"content": f"{a}->{b}"},
+                    headers=self.auth(a),
                 )
             else:
-                await self.client.patch(f"/api/chat/{chat_id}/messages/read", json={}, headers=self.auth(a))
+                await self.client.patch(
+                    f"/api/chat/{chat_id}/messages/read", json={}, headers=self.auth(a)
+                )
 
     async def view(self) -> list[Any]:
         """Everything each user sees, with ids replaced by user numbers."""
         names = {uid: n for n, uid in enumerate(self.ids)}
         seen = []
         for user in range(USERS):
-            chats = (await self.client.get("/api/chat", headers=self.auth(user))).json()["data"]["chats"]
+            chats = (await self.client.get("/api/chat", headers=self.auth(user))).json()["data"][
+                "chats"
+            ]
             mine = []
             for chat in chats:
-                r = await self.client.get(f"/api/chat/{chat['_id']}/messages", headers=self.auth(user))
-                messages = [(m["content"], names[m["senderId"]]) for m in r.json()["data"]["messages"]]
+                r = await self.client.get(
+                    f"/api/chat/{chat['_id']}/messages", headers=self.auth(user)
+                )
+                messages = [
+                    (m["content"], names[m["senderId"]]) for m in r.json()["data"]["messages"]
+                ]
                 people = sorted(names[p] for p in chat["participants"])
                 mine.append((people, chat["unreadCount"], messages))
             notes = (await self.client.get("/api/notifications", headers=self.auth(user))).json()

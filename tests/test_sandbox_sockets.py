@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from test_sandboxes import in_sandbox, sandbox_user
+
 from conftest import Api, assert_problem
 from sockets_support import (  # noqa: F401  (fixtures: app, settings, live, sockets, module_app)
     Sockets,
@@ -16,7 +18,6 @@ from sockets_support import (  # noqa: F401  (fixtures: app, settings, live, soc
     settings_fixture,
     sockets_fixture,
 )
-from test_sandboxes import in_sandbox, sandbox_user
 
 
 async def test_events_stay_in_their_sandbox(api: Api, sockets: Sockets) -> None:

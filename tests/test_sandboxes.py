@@ -107,7 +107,10 @@ class TestLifecycle:
         r = await api.client.delete("/api/dev/sandboxes/w1")
         assert r.json() == {"success": True, "data": {"name": "w1"}}
         assert_problem(await a.get("/api/chat"), 401, "UNAUTHORIZED")
-        names = [s["name"] for s in (await api.client.get("/api/dev/sandboxes")).json()["data"]["sandboxes"]]
+        names = [
+            s["name"]
+            for s in (await api.client.get("/api/dev/sandboxes")).json()["data"]["sandboxes"]
+        ]
         assert names == ["default"]
 
     async def test_a_new_sandbox_of_the_same_name_starts_empty(self, api: Api) -> None:
