@@ -37,6 +37,8 @@ environment variables (flags win over them):
   LOG_LEVEL              debug, info, warning, error (info)
   CHAT_STORE_ENGINE      embedded store: indexed (default) or plain mongomock
   CHAT_STORE_THREADS=1   embedded store: store calls in worker threads, as with MongoDB
+  CHAT_SANDBOX_DB_PREFIX with MONGODB_URI, sandbox <name> is the database
+                         <prefix><name> (default: <MONGODB_DB>-sandbox-)
 """
 
 

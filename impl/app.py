@@ -7,8 +7,11 @@ Socket.IO, the spec files and the docs pages, with everything it needs wired in.
           └─ socketio.ASGIApp    /socket.io
              └─ RestCors         CORS for REST: allowed origins, with credentials
                 └─ BearerGate    401 for a missing or bad token, before the body is read
-                   └─ BodyLimit  413 before / while a body is read
-                      └─ connexion.AsyncApp  openapi.yaml: security, validation, handlers
+                   └─ SandboxRouter     binds the request's sandbox (dev endpoints on only)
+                      └─ JournalRecorder   records the sandbox's API requests (dev only)
+                         └─ BodyLimit  413 before / while a body is read
+                            └─ FaultInjector   injected stalls and failures (dev only)
+                               └─ connexion.AsyncApp  openapi.yaml: security, validation, handlers
 
 Nothing here does I/O at import time; tests build as many apps as they like.
 """
@@ -41,10 +44,14 @@ from impl.context import Services, begin_request, bind_services, unbind_services
 from impl.earlyauth import BearerGate, requires_bearer
 from impl.effects import EffectRunner, NotifyOffline
 from impl.errors import make_renderer
+from impl.faults import FaultInjector
+from impl.journal import JournalRecorder
+from impl.operations import Operations
 from impl.origins import OriginRule, RestCors, SocketOrigins, origin_rule
 from impl.presence import LocalPresence, Presence, RedisPresence
 from impl.redisguard import CircuitBreaker, GuardedRedisManager
 from impl.resources import OPENAPI_PATH
+from impl.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
 from impl.settings import Settings
 from impl.sockets import ChatSockets
 from impl.store import QueryObserver, Store
@@ -119,6 +126,7 @@ class ChatApp:
     sio: socketio.AsyncServer
     sockets: ChatSockets
     connexion_app: connexion.AsyncApp
+    sandboxes: Sandboxes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -212,32 +220,100 @@ def create_app(
     settings = settings or Settings()
     settings.check()
     served = specs.served_specs(settings)
+    retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
     if store is None:
-        retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
         store = Store(storedb.connect(settings), retry_after, query_observer)
     if settings.embedded:
         storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
     presence = _presence(settings)
     allowed = origin_rule(settings)
     sio = _socket_server(settings, allowed, presence)
-    effects = EffectRunner(sio, presence)
-    services = Services(settings, store, Clock(), presence, effects)
-
-    async def notify(effect: NotifyOffline, online: set[str]) -> None:
-        await services.run(notifications.create_for_offline, services, effect, online)
-
-    effects.notifier = notify
-    sockets = ChatSockets(sio, services)
-    rest = _connexion_app(settings, served.openapi)
-    limited = BodyLimit(rest, settings.max_json_bytes, settings.max_upload_bytes)
+    services = _services(settings, store, presence, sio)
     spec = served.openapi
-    gate = BearerGate(limited, settings, path_methods(spec, include=requires_bearer(spec)))
+    operations = Operations(spec)
+    default_db = store.db
+
+    def make_sandbox(name: str) -> Services:
+        db = storedb.connect_sandbox(settings, default_db, name)
+        sandbox_services = _services(
+            settings, Store(db, retry_after, query_observer), presence, sio, name
+        )
+        _prepare_sandbox(sandbox_services)
+        return sandbox_services
+
+    def drop_sandbox(sandbox: Sandbox) -> None:
+        storedb.drop_sandbox(settings, sandbox.services.store.db)
+
+    sandboxes = Sandboxes(services, make_sandbox, drop_sandbox, operations)
+    sockets = ChatSockets(sio, services, sandboxes)
+    rest = _connexion_app(settings, spec)
+    inner = (
+        _contract_testing_kit(rest, settings, operations, sandboxes)
+        if settings.dev_enabled
+        else BodyLimit(rest, settings.max_json_bytes, settings.max_upload_bytes)
+    )
+    gate = BearerGate(inner, settings, path_methods(spec, include=requires_bearer(spec)))
     gated = RestCors(gate, allowed)
     combined = socketio.ASGIApp(sio, other_asgi_app=gated, socketio_path=SOCKETIO_PATH)
     guarded = SocketOrigins(combined, allowed, path="/" + SOCKETIO_PATH)
     docs_app = docs.create_docs_app(settings, served)
     outer = _Outer(BodyDeadline(guarded, settings.body_timeout_seconds), docs_app, services)
-    return ChatApp(outer, services, sio, sockets, rest)
+    return ChatApp(outer, services, sio, sockets, rest, sandboxes)
+
+
+def _services(
+    settings: Settings,
+    store: Store,
+    presence: Presence,
+    sio: socketio.AsyncServer,
+    sandbox: str = DEFAULT,
+) -> Services:
+    """One world's services: the default one, or a sandbox's (its own store and clock)."""
+    effects = EffectRunner(sio, presence)
+    services = Services(settings, store, Clock(), presence, effects, sandbox=sandbox)
+
+    async def notify(effect: NotifyOffline, online: set[str]) -> None:
+        await services.run(notifications.create_for_offline, services, effect, online)
+
+    effects.notifier = notify
+    return services
+
+
+_index_tasks: set[asyncio.Task[None]] = set()
+
+
+def _prepare_sandbox(services: Services) -> None:
+    """Indexes for a new sandbox's database: at once in memory, in the background on
+    MongoDB (a store that cannot be reached must not stall the dev call)."""
+    if services.settings.embedded:
+        storedb.ensure_indexes(services.store.db, services.settings)
+        return
+
+    async def prepare() -> None:
+        try:
+            await services.run(storedb.ensure_indexes, services.store.db, services.settings)
+        except Exception as exc:
+            log.warning("sandbox %s: indexes not ensured yet: %s", services.sandbox, exc)
+
+    task = asyncio.get_running_loop().create_task(prepare())
+    _index_tasks.add(task)
+    task.add_done_callback(_index_tasks.discard)
+
+
+def _contract_testing_kit(
+    rest: Any, settings: Settings, operations: Operations, sandboxes: Sandboxes
+) -> Any:
+    """The layers of the dev kit around Connexion (see the module docstring's drawing)."""
+    faulty = FaultInjector(rest, operations, settings, lambda: current_sandbox().faults)
+    limited = BodyLimit(faulty, settings.max_json_bytes, settings.max_upload_bytes)
+    journaled = JournalRecorder(
+        limited,
+        operations,
+        settings,
+        lambda: current_sandbox().journal,
+        lambda: current_sandbox().services.clock,
+    )
+    return SandboxRouter(journaled, sandboxes)
 
 
 class _Outer:

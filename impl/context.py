@@ -41,6 +41,8 @@ class Services:
     # store calls wait on the store, not the CPU: let as many run as requests arrive, so
     # that an unreachable store answers every request within its timeout
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(256))
+    # the sandbox these services belong to (impl.sandboxes); tokens issued here name it
+    sandbox: str = "default"
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run store work: inline for the in-memory store, in a worker thread for MongoDB.
@@ -71,6 +73,12 @@ def begin_request() -> dict[str, str]:
     info: dict[str, str] = {}
     _request_info.set(info)
     return info
+
+
+def noted_user() -> str | None:
+    """The user the running request authenticated as, once the auth hook has run."""
+    info = _request_info.get(None)
+    return None if info is None else info.get("userId")
 
 
 def note_user(user_id: str) -> None:

@@ -28,7 +28,13 @@ log = logging.getLogger("impl.origins")
 OriginRule = Callable[[str], bool]
 
 REST_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-REST_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"]
+REST_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-None-Match",
+    "X-Request-ID",
+    "X-Chat-Sandbox",
+]
 REST_EXPOSED_HEADERS = [
     "Retry-After",
     "X-RateLimit-Limit",

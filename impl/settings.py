@@ -46,6 +46,7 @@ ENV_VARS = (
     "LOG_LEVEL",
     "CHAT_STORE_ENGINE",
     "CHAT_STORE_THREADS",
+    "CHAT_SANDBOX_DB_PREFIX",
 )
 STORE_ENGINES = ("indexed", "plain")
 
@@ -129,6 +130,9 @@ class Settings:
     store_engine: str = field(default_factory=lambda: _engine(os.environ))
     # run store work in worker threads even on the embedded store, as with MongoDB
     store_threads: bool = False
+    # With MongoDB, sandbox <name> lives in database <prefix><name>; None derives
+    # `<MONGODB_DB>-sandbox-`.
+    sandbox_db_prefix: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -155,6 +159,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "info").lower(),
             store_engine=_engine(env),
             store_threads=_flag(env, "CHAT_STORE_THREADS"),
+            sandbox_db_prefix=env.get("CHAT_SANDBOX_DB_PREFIX") or None,
         )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -185,6 +190,11 @@ class Settings:
         if self.redis_channel:
             return self.redis_channel
         return f"chat-api:{redis_db_number(self.redis_url)}:{self.mongo_db}"
+
+    def sandbox_database(self, name: str) -> str:
+        """The MongoDB database that holds sandbox `name`."""
+        prefix = self.sandbox_db_prefix or f"{self.mongo_db}-sandbox-"
+        return prefix + name
 
     @property
     def signing_secret(self) -> str:

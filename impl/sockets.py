@@ -15,17 +15,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from bson import ObjectId
 
 from impl.access import member_chat
-from impl.auth import active_user, subject_of
+from impl.auth import SANDBOX_CLAIM, active_user, claims_of
 from impl.context import Services
 from impl.effects import Emit, chat_room, user_room
 from impl.errors import ApiError, RateLimited, Unauthorized, ValidationFailed
 from impl.store import parse_id
+
+if TYPE_CHECKING:
+    from impl.sandboxes import Sandboxes
 
 log = logging.getLogger("impl.sockets")
 
@@ -137,9 +140,16 @@ def refused(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedErro
 
 
 class ChatSockets:
-    def __init__(self, sio: socketio.AsyncServer, services: Services) -> None:
+    """`services` is the default world's; a socket whose token was issued in a sandbox
+    works with that sandbox's services for as long as it is connected (`services_of`)."""
+
+    def __init__(
+        self, sio: socketio.AsyncServer, services: Services, sandboxes: Sandboxes | None = None
+    ) -> None:
         self.sio = sio
         self.services = services
+        self.sandboxes = sandboxes
+        self.socket_services: dict[str, Services] = {}
         self.buckets: dict[str, Bucket] = {}
         self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
         sio.on("connect", self.connect)
@@ -163,29 +173,44 @@ class ChatSockets:
         if not isinstance(token, str) or not token:
             raise refused("UNAUTHORIZED", "connect with auth {token}")
         try:
-            user_id = subject_of(self.services.settings, token)
-            user = await self.services.run(active_user, self.services.store, user_id)
+            claims = claims_of(self.services.settings, token)
+            services = self.sandbox_services(claims.get(SANDBOX_CLAIM))
+            user = await services.run(active_user, services.store, ObjectId(claims["sub"]))
         except ApiError as exc:
             raise refused(exc.code, str(exc.detail)) from None
         except Exception:
             log.exception("socket handshake failed")
             raise refused("INTERNAL_ERROR", "the connection could not be set up") from None
-        await self.sio.save_session(sid, {"userId": str(user["_id"])})
+        self.socket_services[sid] = services
+        await self.sio.save_session(sid, {"userId": str(user["_id"]), "sandbox": services.sandbox})
         await self.sio.enter_room(sid, user_room(user["_id"]))
-        await self.services.presence.add(str(user["_id"]), sid)
+        await services.presence.add(str(user["_id"]), sid)
         self.buckets[sid] = Bucket()
-        log.info("socket connected sid=%s user=%s", sid, user["_id"])
+        log.info("socket connected sid=%s user=%s sandbox=%s", sid, user["_id"], services.sandbox)
         return None
+
+    def sandbox_services(self, name: str | None) -> Services:
+        """The services of the sandbox a token names (none: the default world)."""
+        if name is None:
+            return self.services
+        sandbox = self.sandboxes.get(name) if self.sandboxes is not None else None
+        if sandbox is None or not self.services.settings.dev_enabled:
+            raise Unauthorized("token names a sandbox that no longer exists")
+        return sandbox.services
+
+    def services_of(self, sid: str) -> Services:
+        return self.socket_services.get(sid, self.services)
 
     async def disconnect(self, sid: str, *args: Any) -> Ack | None:
         if self.is_connected(sid):
             return await self.unknown("disconnect", sid, *args)
         self.buckets.pop(sid, None)
+        services = self.socket_services.pop(sid, self.services)
         user_id = await self.user_of(sid)
         if user_id:
             if not self.has_other_socket(user_id, sid):
                 self.typing_throttle.forget(user_id)
-            await self.services.presence.remove(user_id, sid)
+            await services.presence.remove(user_id, sid)
         reason = args[0] if args else None
         log.info("socket disconnected sid=%s user=%s reason=%s", sid, user_id, reason)
         return None
@@ -217,7 +242,8 @@ class ChatSockets:
         user_id = await self.user_of(sid)
         if user_id is None:
             raise Unauthorized("this socket is not authenticated")
-        await self.services.run(active_user, self.services.store, ObjectId(user_id))
+        services = self.services_of(sid)
+        await services.run(active_user, services.store, ObjectId(user_id))
         return user_id
 
     def guarded(self, handler: Handler) -> Callable[..., Awaitable[Ack]]:
@@ -242,12 +268,13 @@ class ChatSockets:
 
         return run
 
-    async def require_participant(self, user_id: str, chat_id: ObjectId) -> None:
-        await self.services.run(member_chat, self.services.store, chat_id, ObjectId(user_id))
+    async def require_participant(self, sid: str, user_id: str, chat_id: ObjectId) -> None:
+        services = self.services_of(sid)
+        await services.run(member_chat, services.store, chat_id, ObjectId(user_id))
 
     async def join(self, sid: str, user_id: str, data: Any) -> Ack:
         chat_id = chat_id_of(data)
-        await self.require_participant(user_id, chat_id)
+        await self.require_participant(sid, user_id, chat_id)
         await self.sio.enter_room(sid, chat_room(chat_id))
         return ok()
 
@@ -266,20 +293,21 @@ class ChatSockets:
         if not isinstance(data, dict):
             raise ValidationFailed("payload must be {chatId}")
         chat_id = chat_id_of(data)
-        await self.require_participant(user_id, chat_id)
+        await self.require_participant(sid, user_id, chat_id)
+        services = self.services_of(sid)
         if not is_typing:
             self.typing_throttle.stop(user_id, str(chat_id))
         elif not self.typing_throttle.allow_start(
-            user_id, str(chat_id), self.services.clock.now().timestamp() * 1000
+            user_id, str(chat_id), services.clock.now().timestamp() * 1000
         ):
             return ok()
         payload = {
             "chatId": str(chat_id),
             "userId": user_id,
             "isTyping": is_typing,
-            "expiresInMs": self.services.settings.typing_expires_ms,
+            "expiresInMs": services.settings.typing_expires_ms,
         }
         # Every socket of the typist, in any process, is skipped: not only this one.
-        skip = sorted({sid, *await self.services.presence.sids(user_id)})
-        await self.services.effects.emit(Emit(chat_room(chat_id), "user-typing", payload, skip))
+        skip = sorted({sid, *await services.presence.sids(user_id)})
+        await services.effects.emit(Emit(chat_room(chat_id), "user-typing", payload, skip))
         return ok()

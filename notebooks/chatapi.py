@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import copy
 import json
 import os
 import re
@@ -323,6 +324,16 @@ class ChatAPI:
         self.base_url = base_url.rstrip("/")
         self.aliases = _current = Aliases()
         self.session: aiohttp.ClientSession | None = None
+        self.sandbox: str | None = None
+        self.root = self  # the client whose session every sandbox view shares
+
+    def in_sandbox(self, name: str) -> ChatAPI:
+        """The same client whose dev calls name sandbox `name` (`X-Chat-Sandbox`): users it
+        creates get tokens of that sandbox, and reset, clock, faults and the journal are
+        that sandbox's."""
+        other = copy.copy(self)
+        other.sandbox = name
+        return other
 
     async def request(
         self,
@@ -335,8 +346,9 @@ class ChatAPI:
         data: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        if self.session is None:
-            self.session = aiohttp.ClientSession()
+        root = self.root
+        if root.session is None:
+            root.session = aiohttp.ClientSession()
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
@@ -351,30 +363,70 @@ class ChatAPI:
         if json_body is None and data is None:
             # aiohttp labels an empty body `application/octet-stream`; send no type at all.
             kwargs["skip_auto_headers"] = ("Content-Type",)
-        async with self.session.request(method, self.base_url + path, **kwargs) as r:
+        async with root.session.request(method, self.base_url + path, **kwargs) as r:
             raw = await r.read()
             return Response(self, method, path, r.status, r.headers, raw)
 
     # The dev operations (exist on the embedded store).
 
+    async def dev(self, method: str, path: str, json_body: Any = None, **kw: Any) -> Response:
+        """A dev call, in this client's sandbox when it has one."""
+        headers = {"X-Chat-Sandbox": self.sandbox} if self.sandbox else {}
+        return await self.request(method, path, json_body=json_body, headers=headers, **kw)
+
     async def create_dev_user(self, name: str, **fields: Any) -> Response:
         """POST /api/dev/users {name, role?, email?, status?} -> 201 {user, token}."""
-        r = await self.request("POST", "/api/dev/users", json_body={"name": name, **fields})
+        r = await self.dev("POST", "/api/dev/users", {"name": name, **fields})
         if r.status == 201:
             self.aliases.name(r.data["user"]["_id"], f"user {name}")
         return r
 
     async def update_dev_user(self, user: Any, **changes: Any) -> Response:
         """PATCH /api/dev/users/{id} {role?, status?}."""
-        return await self.request("PATCH", f"/api/dev/users/{_id(user)}", json_body=changes)
+        return await self.dev("PATCH", f"/api/dev/users/{_id(user)}", changes)
 
     async def advance_dev_clock(self, seconds: int) -> Response:
         """POST /api/dev/clock {advanceSeconds}: every time rule follows, token expiry aside."""
-        return await self.request("POST", "/api/dev/clock", json_body={"advanceSeconds": seconds})
+        return await self.dev("POST", "/api/dev/clock", {"advanceSeconds": seconds})
 
     async def reset_dev_store(self) -> Response:
         """POST /api/dev/reset: empties every collection, users included."""
-        return await self.request("POST", "/api/dev/reset")
+        return await self.dev("POST", "/api/dev/reset")
+
+    # The contract-testing kit: sandboxes, injected faults, the request journal.
+
+    async def list_dev_sandboxes(self) -> Response:
+        """GET /api/dev/sandboxes -> {sandboxes: [{name, createdAt}]}."""
+        return await self.dev("GET", "/api/dev/sandboxes")
+
+    async def delete_dev_sandbox(self, name: str) -> Response:
+        """DELETE /api/dev/sandboxes/{name}: its sockets dropped, its data gone."""
+        return await self.dev("DELETE", f"/api/dev/sandboxes/{name}")
+
+    async def create_dev_fault(self, operation_id: str, **fields: Any) -> Response:
+        """POST /api/dev/faults {operationId, status?, delayMs?, times?} -> 201 {fault}."""
+        return await self.dev("POST", "/api/dev/faults", {"operationId": operation_id, **fields})
+
+    async def list_dev_faults(self) -> Response:
+        """GET /api/dev/faults -> {faults}: pending, with the calls each has left."""
+        return await self.dev("GET", "/api/dev/faults")
+
+    async def clear_dev_faults(self) -> Response:
+        """DELETE /api/dev/faults -> {cleared}."""
+        return await self.dev("DELETE", "/api/dev/faults")
+
+    async def disconnect_dev_sockets(self, user: Any = None) -> Response:
+        """POST /api/dev/sockets/disconnect {userId?} -> {disconnected}."""
+        body = {"userId": _id(user)} if user is not None else None
+        return await self.dev("POST", "/api/dev/sockets/disconnect", body)
+
+    async def list_dev_requests(self, **query: Any) -> Response:
+        """GET /api/dev/requests?operationId=&limit= -> {requests}, newest first."""
+        return await self.dev("GET", "/api/dev/requests", query=query)
+
+    async def clear_dev_requests(self) -> Response:
+        """DELETE /api/dev/requests -> {cleared}."""
+        return await self.dev("DELETE", "/api/dev/requests")
 
     # Users.
 

@@ -35,6 +35,7 @@ FLOWS = [
     "05-support-and-purchase-requests",
     "06-attachments-and-notifications",
     "07-limits-and-errors",
+    "08-contract-testing",
 ]
 
 # Operations (by operationId) and events (by name) that no walkthrough needs to show,

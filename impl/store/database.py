@@ -64,6 +64,22 @@ def connect(settings: Settings) -> Database[Any]:
     return db
 
 
+def connect_sandbox(settings: Settings, default: Database[Any], name: str) -> Database[Any]:
+    """Sandbox `name`'s database: a fresh in-memory one on the embedded store, else the
+    database `settings.sandbox_database(name)` on the default one's client."""
+    if settings.embedded:
+        return connect(settings)
+    return default.client[settings.sandbox_database(name)]
+
+
+def drop_sandbox(settings: Settings, db: Database[Any]) -> None:
+    """Let go of a sandbox's database: dropped on MongoDB, closed when in memory."""
+    if settings.embedded:
+        db.client.close()
+    else:
+        db.client.drop_database(db.name)
+
+
 def ensure_indexes(db: Database[Any], settings: Settings) -> None:
     for index in indexes(settings):
         db[index.collection].create_index(list(index.keys), **index.options)

@@ -13,6 +13,7 @@ from impl.store.base import ASC, Doc, Index, Table, primary
 BY_ID = primary("users")
 BY_ROLE = Index("users", [("role", ASC), ("status", ASC)])
 INDEXES = [BY_ROLE]
+ROLES = ("user", "support", "admin")
 
 
 class Users:
@@ -42,6 +43,11 @@ class Users:
         query = {"role": {"$in": list(roles)}, "status": "active", "_id": {"$ne": exclude}}
         found = self.table.find(BY_ROLE, query, sort=[("_id", ASC)], projection={"_id": True})
         return [u["_id"] for u in found]
+
+    def all_ids(self) -> list[Doc]:
+        """Every user's id (dev: whose sockets to drop); every user has one of the roles."""
+        query = {"role": {"$in": list(ROLES)}}
+        return self.table.find(BY_ROLE, query, projection={"_id": True})
 
     def add(self, doc: Doc) -> None:
         self.table.insert(doc)

@@ -12,6 +12,9 @@ A second run (cors_origins.mjs) plays two frontends on other origins: one the se
 allows, whose credentialed fetch and socket.io-client (`withCredentials`) both work, and a
 foreign one, blocked on both.
 
+A third (sandboxes.mjs) runs two pages in two sandboxes at once, as two parallel test
+workers would: neither sees the other's messages, events or chats.
+
 Without Chromium or node the test is skipped, unless REQUIRE_BROWSER is set (CI sets it),
 in which case it fails and says what is missing.
 """
@@ -32,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("docs_pages.mjs")
 CORS_SCRIPT = Path(__file__).with_name("cors_origins.mjs")
+SANDBOX_SCRIPT = Path(__file__).with_name("sandboxes.mjs")
 LIVE_SERVER = ROOT / "tools" / "sdk" / "live_server.py"
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "browser"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -130,3 +134,20 @@ def test_cors_in_chromium_credentialed_calls_from_allowed_origins_only() -> None
     report = json.loads((out / "cors.json").read_text(encoding="utf-8"))
     assert report["allowed"]["rest"]["ok"] and report["allowed"]["socket"]["ok"]
     assert not report["foreign"]["rest"]["ok"] and not report["foreign"]["socket"]["ok"]
+
+
+def test_two_pages_in_two_sandboxes_see_only_their_own_messages_and_events() -> None:
+    require_tools()
+    out = OUTPUT / "sandboxes"
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(LIVE_SERVER), "--log", str(out / "server.log"), "--"]
+    command += ["node", str(SANDBOX_SCRIPT), "{url}", str(out)]
+
+    result = run(command, timeout=RUN_TIMEOUT_S)
+
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads((out / "sandboxes.json").read_text(encoding="utf-8"))
+    first, second = report["worlds"]
+    assert first["history"] == ["apple 2", "apple 1", "apple 0"]
+    assert second["history"] == ["pear 2", "pear 1", "pear 0"]
+    assert report["crossed"] == [404, 404]

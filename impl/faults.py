@@ -1,0 +1,150 @@
+"""Injected faults: make the next calls of an operation stall or fail, in one sandbox.
+
+`POST /api/dev/faults` queues a `Fault` in the caller's sandbox; `FaultInjector`, a layer
+in front of Connexion, takes the first pending fault for each arriving request's
+operation, waits its `delayMs`, and, when it has a `status`, answers the problem document
+the contract gives that status, without letting the request reach the operation: an
+operation answered by a fault did nothing. A fault with only a delay lets the operation
+run after it. Dev operations cannot be faulted (they are how tests set faults up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from impl.errors import ApiError, RateLimited, StoreUnavailable, send_problem
+from impl.operations import Operations, is_dev_path
+from impl.settings import Settings
+
+FAULT_STATUSES = (429, 500, 502, 503, 504)
+# A client honouring an injected 429 retries soon, so UI tests of the retry path stay fast.
+INJECTED_RETRY_AFTER_SECONDS = 1
+# Scope key through which the journal learns that a fault answered the request.
+FAULTED = "chat.faulted"
+
+
+class BadGateway(ApiError):
+    status_code_default = 502
+    code_default = "BAD_GATEWAY"
+
+
+class GatewayTimeout(ApiError):
+    status_code_default = 504
+    code_default = "GATEWAY_TIMEOUT"
+
+
+@dataclass
+class Fault:
+    operation_id: str
+    status: int | None
+    delay_ms: int
+    times: int
+
+    def view(self) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "operationId": self.operation_id,
+            "delayMs": self.delay_ms,
+            "times": self.times,
+        }
+        if self.status is not None:
+            view["status"] = self.status
+        return view
+
+
+def fault_error(status: int, settings: Settings) -> ApiError:
+    """The answer the contract gives `status`, marked as injected in its detail."""
+    detail = "injected fault (POST /api/dev/faults)"
+    if status == 429:
+        retry = INJECTED_RETRY_AFTER_SECONDS
+        headers = {
+            "Retry-After": str(retry),
+            "X-RateLimit-Limit": str(settings.rate_limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(retry),
+        }
+        return RateLimited(detail, headers=headers, retryAfter=retry)
+    if status == 503:
+        retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
+        return StoreUnavailable(detail, headers={"Retry-After": str(retry_after)})
+    if status == 502:
+        return BadGateway(detail)
+    if status == 504:
+        return GatewayTimeout(detail)
+    return ApiError(detail)
+
+
+class FaultQueue:
+    """The pending faults of one sandbox, oldest first."""
+
+    def __init__(self) -> None:
+        self._pending: deque[Fault] = deque()
+
+    def add(self, fault: Fault) -> None:
+        self._pending.append(fault)
+
+    def take(self, operation_id: str) -> Fault | None:
+        """The first pending fault for the operation, counted down (gone when used up)."""
+        for fault in self._pending:
+            if fault.operation_id == operation_id:
+                fault.times -= 1
+                if fault.times == 0:
+                    self._pending.remove(fault)
+                return fault
+        return None
+
+    def pending(self) -> list[Fault]:
+        return list(self._pending)
+
+    def clear(self) -> int:
+        cleared = len(self._pending)
+        self._pending.clear()
+        return cleared
+
+
+async def drain(receive: Receive) -> None:
+    """Read the request's body (bounded by BodyLimit outside) so that it is answered
+    whole, and the journal sees what was sent."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+class FaultInjector:
+    """`queue_of()` is the fault queue of the running request's sandbox."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        operations: Operations,
+        settings: Settings,
+        queue_of: Callable[[], FaultQueue],
+    ) -> None:
+        self.app = app
+        self.operations = operations
+        self.settings = settings
+        self.queue_of = queue_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fault = self.due(scope) if scope["type"] == "http" else None
+        if fault is not None:
+            if fault.delay_ms:
+                await asyncio.sleep(fault.delay_ms / 1000)
+            if fault.status is not None:
+                scope[FAULTED] = True
+                await drain(receive)
+                await send_problem(send, fault_error(fault.status, self.settings))
+                return
+        await self.app(scope, receive, send)
+
+    def due(self, scope: Scope) -> Fault | None:
+        if is_dev_path(scope["path"]):
+            return None
+        operation_id = self.operations.find(scope["method"], scope["path"])
+        return None if operation_id is None else self.queue_of().take(operation_id)
