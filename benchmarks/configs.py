@@ -181,9 +181,8 @@ def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
             path = f"/api/chat/{reader['historyChatId']}/messages?limit=20"
             load = _load(plan, fleet.servers[name].base, path, headers=_auth(reader["token"]))
             slow = prefix == "plain" and size >= plan.plain_slow_size
-            load = _one_connection(
-                plan, load, plan.plain_slow_requests if slow else plan.history_requests
-            )
+            requests = plan.history_requests if prefix == "ours" else plan.plain_requests
+            load = _one_connection(plan, load, plan.plain_slow_requests if slow else requests)
             if prefix == "ours":
                 label, key = f"history page, chat of {size:,} messages", history_key(size)
             else:

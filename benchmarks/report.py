@@ -242,7 +242,8 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         "old conversation, the two participants taking turns, every message read by both, "
         "the chat's `messageCount` moved to match.",
         f"- Plain mongomock rows: the same servers and fixture with "
-        f"`CHAT_STORE_ENGINE=plain` ({plain} messages), to show the engine layer's effect. "
+        f"`CHAT_STORE_ENGINE=plain` ({plain} messages), to show the engine layer's effect, "
+        f"bounded by {s.get('plain_requests', s['history_requests'])} requests per rep. "
         f"From {s.get('plain_slow_size', 0):,} messages on a plain page takes seconds, so "
         f"that row is bounded by {s.get('plain_slow_requests', 0)} requests per rep.",
         f"- Rate limit raised for the benchmark: `CHAT_RATE_LIMIT={rate}` on every Chat API "

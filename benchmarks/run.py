@@ -275,6 +275,7 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "warmup_s": plan.warmup_s,
         "history_duration_s": plan.history_duration_s,
         "history_requests": plan.history_requests,
+        "plain_requests": plan.plain_requests,
         "our_env": OUR_ENV,
         "load_tool": "wrk" if wrk_available() else "aiohttp (benchmarks/loadgen.py)",
         "fanout_client": "node socket.io-client" if node_client_available() else "python-socketio",
