@@ -219,6 +219,12 @@ def _evaluate(
 
 def _clean_load(rows: list[dict[str, Any]], fanouts: list[dict[str, Any]]) -> dict[str, Any]:
     problems = [f"{r['key']}: {r['problem']}" for r in rows + fanouts if r.get("problem")]
+    problems += [  # a rep that could not complete is a problem too, not a smaller sample
+        f"{r['key']}: rep {rep['rep'] + 1} failed: {rep['failed'].splitlines()[0][:160]}"
+        for r in rows + fanouts
+        for rep in r["reps"]
+        if "failed" in rep
+    ]
     ran = any(r["reps"] for r in rows + fanouts)
     return {
         "key": "clean_load",
