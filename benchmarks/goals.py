@@ -57,7 +57,8 @@ def _p50(key: str, text: str, top: str, bottom: str, at_most: float, tier: str) 
 def ratio_goals(sizes: Sizes) -> list[Ratio]:
     """The goals of the issue (the gate), then the long-term line (shown, not a gate)."""
     small, large = sizes.history[0], sizes.history[-1]
-    read_small, read_large = sizes.markread[0], sizes.markread[-1]
+    reads = sizes.markread or sizes.history  # results of runs without mark-read rows
+    read_small, read_large = reads[0], reads[-1]
     history = f"history.{large}", f"history.{small}"
     issue = [
         _p50(

@@ -1,7 +1,7 @@
 """Render a run's ``results.json`` as ``README.md`` (tables) and ``results.png`` (plot).
 
-``python -m benchmarks.report [DIR]`` re-renders from an existing ``DIR/results.json``
-(default: this directory) without running anything.
+``python -m benchmarks.report [DIR]`` re-evaluates the goals of an existing
+``DIR/results.json`` (default: this directory) and re-renders it, without running anything.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ python -m benchmarks.run              # the same without tox
 python -m benchmarks.run --quick      # smoke run of a few seconds, written to a temp directory
 python -m benchmarks.run --reps 3 --duration 2 --out /tmp/bench   # shorter full run elsewhere
 python -m benchmarks.run --quick --check   # exit 1 unless every configuration ran clean
-python -m benchmarks.report           # re-render this file from results.json
+python -m benchmarks.report           # re-evaluate the goals of results.json, re-render
 ```
 
 `--no-wrk` forces the aiohttp load generator, `--no-node` the python-socketio fan-out
@@ -441,10 +441,23 @@ def write(results: dict[str, Any], out: Path) -> None:
     (out / "README.md").write_text(markdown(results, has_plot))
 
 
+def regoal(results: dict[str, Any]) -> dict[str, Any]:
+    """The results with their goals evaluated again from the rows (after a goal changed)."""
+    from benchmarks import goals
+
+    s = results["settings"]
+    sizes = goals.Sizes(
+        tuple(sorted(s["history_sizes"])), tuple(sorted(s.get("markread_sizes", [])))
+    )
+    return {**results, "goals": goals.evaluate(results["rows"], results["fanout"], sizes)}
+
+
 def main() -> None:
-    """Re-render from an existing results.json."""
+    """Re-evaluate the goals of an existing results.json and re-render from it."""
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
-    write(json.loads((out / "results.json").read_text()), out)
+    results = regoal(json.loads((out / "results.json").read_text()))
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write(results, out)
 
 
 if __name__ == "__main__":
