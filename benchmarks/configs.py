@@ -12,7 +12,15 @@ from typing import Any
 from benchmarks.fanout import FanoutSpec
 from benchmarks.fleet import Fleet
 from benchmarks.loadgen import LoadSpec
-from benchmarks.plan import INVALID_BODY, REF_CHAT_ID, REF_TOKEN, SEND_BODY, Plan
+from benchmarks.plan import (
+    INVALID_BODY,
+    MARK_ALL_BODY,
+    MARK_ONE_ANSWER,
+    REF_CHAT_ID,
+    REF_TOKEN,
+    SEND_BODY,
+    Plan,
+)
 
 
 @dataclass
@@ -21,11 +29,12 @@ class Row:
 
     key: str
     label: str
-    group: str  # "reference", "ours" or "history"
+    group: str  # "reference", "ours" (throughput), "history" or "markread" (one connection)
     server: str
     load: LoadSpec
     expect: str = "2xx"  # or "400"
     reseed_writers: int = 0  # >0: rebuild the write fixture before every rep
+    earlier_posts: int = 0  # with reseed_writers: posts the rebuilt store holds already
     use_wrk: bool | None = None  # None: wrk when installed; False: the count-bounded loadgen
     reps: list[dict[str, Any]] = field(default_factory=list)
 
@@ -67,6 +76,13 @@ REFERENCE_ROWS = (  # (server, key, label, method, path)
         "Prism mock POST /api/chat/{id}/messages",
         "POST",
         f"/api/chat/{REF_CHAT_ID}/messages",
+    ),
+    (
+        "prism",
+        "ref.prism.messages",
+        "Prism mock GET /api/chat/{id}/messages?limit=20",
+        "GET",
+        f"/api/chat/{REF_CHAT_ID}/messages?limit=20",
     ),
 )
 
@@ -118,46 +134,104 @@ def our_rows(plan: Plan, fleet: Fleet) -> list[Row]:
                 expect="400",
             ),
         ]
-    if fleet.status.get("ours-write") == "ok":
-        base = fleet.servers["ours-write"].base
-        rows.append(
-            Row(
-                "ours.send",
-                f"POST /api/chat/{{id}}/messages ({plan.writers} senders)",
-                "ours",
-                "ours-write",
-                _load(plan, base, "/", method="POST", body=SEND_BODY, max_requests=plan.send_cap),
-                reseed_writers=plan.writers,
-            )
-        )
+    sends = (_send_row(plan, fleet, "ours-write", 0), _send_row(plan, fleet, "ours-traffic", 1))
+    rows += [r for r in sends if r is not None]
     return rows + history_rows(plan, fleet)
 
 
+def _send_row(plan: Plan, fleet: Fleet, server: str, after: int) -> Row | None:
+    """The send load on a store re-seeded before every rep: fresh, or after traffic."""
+    if fleet.status.get(server) != "ok":
+        return None
+    base = fleet.servers[server].base
+    earlier = plan.earlier_posts if after else 0
+    where = f"after {earlier:,} earlier posts" if after else "fresh store"
+    return Row(
+        "ours.send_after" if after else "ours.send",
+        f"POST /api/chat/{{id}}/messages ({plan.writers} senders, {where})",
+        "ours",
+        server,
+        _load(plan, base, "/", method="POST", body=SEND_BODY, max_requests=plan.send_cap),
+        reseed_writers=plan.writers,
+        earlier_posts=earlier,
+    )
+
+
+def _one_connection(plan: Plan, load: LoadSpec, requests: int) -> LoadSpec:
+    return replace(
+        load,
+        connections=plan.history_connections,
+        duration_s=plan.history_duration_s,
+        max_requests=requests,
+        timeout_s=30,
+    )
+
+
 def history_rows(plan: Plan, fleet: Fleet) -> list[Row]:
-    """Latency of the first history page at every store size, one connection."""
+    """One connection, so that a row's latency is the time of one request: the first
+    history page at every store size, on the engine and on plain mongomock, and mark-read
+    in the history chat."""
     rows = []
-    for size in plan.history_sizes:
+    for prefix, sizes in (("ours", plan.history_sizes), ("plain", plan.plain_sizes)):
+        for size in sizes:
+            name = f"{prefix}-{size}"
+            if fleet.status.get(name) != "ok":
+                continue
+            reader = fleet.fixtures[name]["reader"]
+            path = f"/api/chat/{reader['historyChatId']}/messages?limit=20"
+            load = _load(plan, fleet.servers[name].base, path, headers=_auth(reader["token"]))
+            slow = prefix == "plain" and size >= plan.plain_slow_size
+            requests = plan.history_requests if prefix == "ours" else plan.plain_requests
+            load = _one_connection(plan, load, plan.plain_slow_requests if slow else requests)
+            if prefix == "ours":
+                label, key = f"history page, chat of {size:,} messages", history_key(size)
+            else:
+                label, key = f"history page, plain mongomock, {size:,} messages", plain_key(size)
+            rows.append(Row(key, label, "history", name, load, use_wrk=False))
+    return rows + markread_rows(plan, fleet)
+
+
+def markread_rows(plan: Plan, fleet: Fleet) -> list[Row]:
+    """Mark-read as a reader does it on opening a chat with news: before every measured
+    ``PATCH .../messages/read`` (no ids: everything unread) the other participant sends one
+    message (unmeasured, on the same connection), so every read has exactly one message to
+    mark, and the answer must say ``modifiedCount`` 1."""
+    rows = []
+    for size in plan.markread_sizes:
         name = f"ours-{size}"
         if fleet.status.get(name) != "ok":
             continue
         reader = fleet.fixtures[name]["reader"]
-        path = f"/api/chat/{reader['historyChatId']}/messages?limit=20"
-        load = _load(plan, fleet.servers[name].base, path, headers=_auth(reader["token"]))
-        load = replace(
-            load,
-            connections=plan.history_connections,
-            duration_s=plan.history_duration_s,
-            max_requests=plan.history_requests,
-            timeout_s=30,
+        chat = f"/api/chat/{reader['historyChatId']}/messages"
+        load = _load(
+            plan,
+            fleet.servers[name].base,
+            chat + "/read",
+            method="PATCH",
+            body=MARK_ALL_BODY,
+            headers=_auth(reader["token"]),
+            prelude=("POST", chat, SEND_BODY, f"Bearer {reader['partnerToken']}"),
+            expect_body=MARK_ONE_ANSWER,
         )
-        label = f"history page, chat of {size:,} messages (1 connection)"
-        rows.append(Row(history_key(size), label, "history", name, load, use_wrk=False))
+        label = f"mark-read of 1 new message, chat of {size:,} messages"
+        load = _one_connection(plan, load, plan.history_requests)
+        rows.append(Row(markread_key(size), label, "markread", name, load, use_wrk=False))
     return rows
 
 
 def history_key(size: int) -> str:
     """Row key of the history measurement at ``size`` stored messages."""
     return f"history.{size}"
+
+
+def plain_key(size: int) -> str:
+    """Row key of the history measurement on plain mongomock."""
+    return f"history_plain.{size}"
+
+
+def markread_key(size: int) -> str:
+    """Row key of the mark-read measurement at ``size`` messages in the chat."""
+    return f"markread.{size}"
 
 
 def fanouts(plan: Plan, fleet: Fleet) -> list[Fanout]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import procs
-from benchmarks.plan import HERE, OUR_ENV, PROBE_404, REPO, Plan
+from benchmarks.plan import HERE, OUR_ENV, PLAIN_ENV, PROBE_404, REPO, Plan
 
 
 @dataclass
@@ -100,7 +100,12 @@ def server_specs(plan: Plan, with_ours: bool) -> list[ServerSpec]:
     for size in plan.history_sizes:
         flags = ("--chats", chats, "--history", str(size))
         specs.append(ServerSpec(f"ours-{size}", "ours", _seeded(*flags), "", OUR_ENV, PROBE_404))
+    for size in plan.plain_sizes:
+        flags = ("--chats", chats, "--history", str(size))
+        spec = ServerSpec(f"plain-{size}", "ours", _seeded(*flags), "", PLAIN_ENV, PROBE_404)
+        specs.append(spec)
     specs.append(ServerSpec("ours-write", "ours", _seeded(), "", OUR_ENV, PROBE_404))
+    specs.append(ServerSpec("ours-traffic", "ours", _seeded(), "", OUR_ENV, PROBE_404))
     sizes = ",".join(str(n) for n in plan.fanout_sizes)
     fanout = _seeded("--fanout", sizes)
     specs.append(ServerSpec("ours-fanout", "ours", fanout, "", OUR_ENV, PROBE_404))

@@ -10,6 +10,12 @@ the load core when ``taskset`` exists) and returns one normalised result dict::
 Run as ``python -m benchmarks.loadgen --url ... --duration 5`` it is the aiohttp
 generator itself (bounded by ``--duration`` and ``--max-requests``), printing the same
 ``BENCH_JSON`` line that ``wrk_report.lua`` prints.
+
+Two options exist only in the aiohttp generator (rows that need them set ``use_wrk=False``):
+a *prelude*, one unmeasured request sent on the same connection before every measured one
+(the mark-read rows: another participant sends, then the reader marks read), and an
+*expected body* substring, so that a 200 answering the wrong thing is counted as a
+problem (``unexpected_bodies``), not as a success.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ class LoadSpec:
     max_requests: int = 200_000
     timeout_s: float = 5.0
     targets: tuple[tuple[str, str], ...] = ()  # (path, Authorization value), round robin
+    prelude: tuple[str, str, str, str] = ()  # (method, path, body, Authorization): unmeasured
+    expect_body: str = ""  # substring every measured 2xx answer must contain
 
 
 def wrk_available() -> bool:
@@ -77,6 +85,10 @@ def _aiohttp_command(spec: LoadSpec, targets_path: str) -> list[str]:
     cmd += ["--method", spec.method, "--connections", str(spec.connections)]
     cmd += ["--duration", str(spec.duration_s), "--max-requests", str(spec.max_requests)]
     cmd += ["--timeout", str(spec.timeout_s)]
+    if spec.prelude:
+        cmd += ["--prelude", json.dumps(list(spec.prelude))]
+    if spec.expect_body:
+        cmd += ["--expect-body", spec.expect_body]
     if spec.body:
         cmd += ["--body", spec.body]
     for name, value in spec.headers.items():
@@ -98,6 +110,7 @@ def normalise(raw: dict[str, Any], tool: str) -> dict[str, Any]:
     statuses = {str(k): int(v) for k, v in raw["statuses"].items()}
     errors = {k: int(raw["errors"].get(k, 0)) for k in ("connect", "read", "write", "timeout")}
     non_2xx = sum(v for k, v in statuses.items() if not k.startswith("2"))
+    prelude = {str(k): int(v) for k, v in raw.get("prelude_statuses", {}).items()}
     latency = {k: round(float(v) / 1000.0, 3) for k, v in raw["latency_us"].items()}
     return {
         "tool": tool,
@@ -110,6 +123,9 @@ def normalise(raw: dict[str, Any], tool: str) -> dict[str, Any]:
         "error_count": sum(errors.values()),
         "non_2xx": non_2xx,
         "capped": bool(raw.get("capped")),
+        "prelude_statuses": prelude,
+        "prelude_non_2xx": sum(v for k, v in prelude.items() if not k.startswith("2")),
+        "unexpected_bodies": int(raw.get("unexpected_bodies", 0)),
     }
 
 
@@ -118,6 +134,8 @@ def run_load(
 ) -> dict[str, Any]:
     """Run one bounded load in a child process and return the normalised result."""
     wrk = wrk_available() if use_wrk is None else use_wrk
+    if wrk and (spec.prelude or spec.expect_body):
+        raise ValueError("a prelude or an expected body needs the aiohttp generator")
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         targets_path = ""
         if spec.targets:
@@ -154,6 +172,8 @@ class _Tally:
     latencies_us: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    prelude_statuses: Counter[str] = field(default_factory=Counter)
+    unexpected_bodies: int = 0
     started: int = 0
 
 
@@ -173,6 +193,19 @@ def _targets(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     return pairs
 
 
+async def _prelude(session: Any, args: argparse.Namespace, base: str, tally: _Tally) -> None:
+    """The unmeasured request before a measured one; its status is tallied apart."""
+    method, path, body, auth = json.loads(args.prelude)
+    headers = {"Authorization": auth}
+    if body:
+        headers["Content-Type"] = "application/json"
+    async with session.request(
+        method, base + path, data=body.encode() or None, headers=headers
+    ) as r:
+        await r.read()
+        tally.prelude_statuses[str(r.status)] += 1
+
+
 async def _worker(
     session: Any,
     args: argparse.Namespace,
@@ -183,14 +216,19 @@ async def _worker(
     import aiohttp
 
     data = args.body.encode() if args.body else None
+    base = "/".join(args.url.split("/", 3)[:3])
     while time.perf_counter() < deadline and tally.started < args.max_requests:
         url, headers = targets[tally.started % len(targets)]
         tally.started += 1
-        begin = time.perf_counter()
         try:
+            if args.prelude:
+                await _prelude(session, args, base, tally)
+            begin = time.perf_counter()
             async with session.request(args.method, url, data=data, headers=headers) as r:
-                await r.read()
+                answer = await r.read()
                 tally.statuses[str(r.status)] += 1
+            if args.expect_body and r.status < 300 and args.expect_body not in answer.decode():
+                tally.unexpected_bodies += 1
         except TimeoutError:
             tally.errors["timeout"] += 1
             continue
@@ -226,6 +264,8 @@ def _record(tally: _Tally, elapsed_s: float, capped: bool) -> dict[str, Any]:
             "max": max(lat, default=0.0),
         },
         "statuses": dict(tally.statuses),
+        "prelude_statuses": dict(tally.prelude_statuses),
+        "unexpected_bodies": tally.unexpected_bodies,
         "capped": int(capped),
     }
 
@@ -259,6 +299,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--prelude", default="", help="JSON [method, path, body, auth]")
+    parser.add_argument("--expect-body", default="", help="substring of every 2xx answer")
     return parser.parse_args(argv)
 
 

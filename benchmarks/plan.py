@@ -9,8 +9,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RATE_LIMIT = 1_000_000
 OUR_ENV = {"CHAT_RATE_LIMIT": str(RATE_LIMIT), "LOG_LEVEL": "warning"}
+PLAIN_ENV = {**OUR_ENV, "CHAT_STORE_ENGINE": "plain"}  # mongomock without the engine layer
 REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
 SEND_BODY = '{"content": "benchmark message"}'
+MARK_ALL_BODY = '{"messageIds": []}'
+MARK_ONE_ANSWER = '"modifiedCount": 1}'  # as the server spells it; not 10, 11...
 INVALID_BODY = '{"text": "the required content member is missing"}'
 REF_TOKEN = "Bearer reference-token"
 PROBE_404 = "/bench-idle-probe"  # unknown path: routed, answered 404, touches no store
@@ -26,7 +29,10 @@ class Plan:
     reps: int
     duration_s: float
     connections: int
-    history_sizes: tuple[int, ...]
+    history_sizes: tuple[int, ...]  # the first and the last are the flatness goal's pair
+    plain_sizes: tuple[int, ...]  # the same history page on plain mongomock, for the record
+    markread_sizes: tuple[int, ...]  # mark-read rows, on the history servers of these sizes
+    earlier_posts: int  # the POST-after-traffic row's store holds this many posts first
     fanout_sizes: tuple[int, ...]
     fanout_messages: int
     fanout_warmup: int
@@ -34,10 +40,13 @@ class Plan:
     send_cap: int
     warmup_s: float
     history_duration_s: float = 15
-    history_requests: int = 20
+    history_requests: int = 50  # per rep: the p50 of a one-connection row on a busy machine
+    plain_requests: int = 20  # the plain rows are slower: fewer requests per rep
     reader_chats: int = 50
     history_connections: int = 1
     load_timeout_s: float = 15.0
+    plain_slow_size: int = 100_000  # from this size on, a plain page takes seconds:
+    plain_slow_requests: int = 3  # so its row is bounded by this many requests per rep
 
 
 FULL = Plan(
@@ -46,6 +55,9 @@ FULL = Plan(
     duration_s=3,
     connections=32,
     history_sizes=(1_000, 10_000, 100_000),
+    plain_sizes=(1_000, 10_000, 100_000),
+    markread_sizes=(1_000, 10_000),
+    earlier_posts=10_000,
     fanout_sizes=(10, 100, 500),
     fanout_messages=30,
     fanout_warmup=3,
@@ -59,6 +71,9 @@ QUICK = Plan(
     duration_s=1,
     connections=8,
     history_sizes=(100, 1_000),
+    plain_sizes=(100, 1_000),
+    markread_sizes=(100, 1_000),
+    earlier_posts=400,
     fanout_sizes=(100,),
     fanout_messages=5,
     fanout_warmup=1,
@@ -67,5 +82,6 @@ QUICK = Plan(
     warmup_s=0,
     history_duration_s=2,
     history_requests=10,
+    plain_requests=10,
     reader_chats=10,
 )

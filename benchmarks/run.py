@@ -10,7 +10,9 @@ Servers (``fleet.py``):
              on), the Prism mock of openapi.yaml (when node is installed), and a bare
              python-socketio server for fan-out;
   ours       the Chat API built by ``seeded_server.py``: a reader with 50 chats and the
-             history sizes, a write server re-seeded before each rep, a fan-out server.
+             history sizes (on the engine, and on plain mongomock for the record), a
+             fresh write server and one holding 10,000 earlier posts (both re-seeded
+             before each rep), a fan-out server.
 Configurations (``configs.py``), sizes and durations (``plan.py``), goals (``goals.py``),
 rendering (``report.py``).
 
@@ -39,7 +41,7 @@ if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the reposito
 import aiohttp
 
 from benchmarks import goals, machine, procs, report, seed
-from benchmarks.configs import Fanout, Row, fanouts, history_key, our_rows, reference_rows
+from benchmarks.configs import Fanout, Row, fanouts, our_rows, reference_rows
 from benchmarks.fanout import node_client_available, run_fanout
 from benchmarks.fleet import (
     Fleet,
@@ -66,11 +68,11 @@ from benchmarks.stats import median
 # --- running -----------------------------------------------------------------------------
 
 
-async def _reseed_writers(base: str, writers: int) -> tuple[tuple[str, str], ...]:
+async def _reseed_writers(base: str, writers: int, earlier: int) -> tuple[tuple[str, str], ...]:
     async with aiohttp.ClientSession() as session:
         seeder = seed.Seeder(session, base)
         await seeder.reset()
-        fixture = await seed.writer_fixture(seeder, writers)
+        fixture = await seed.writer_fixture(seeder, writers, earlier)
     return tuple(
         (f"/api/chat/{t['chatId']}/messages", f"Bearer {t['token']}") for t in fixture["targets"]
     )
@@ -81,6 +83,10 @@ def _problem(row: Row, result: dict[str, Any]) -> str:
         return str(result["failed"])
     if result["error_count"]:
         return f"{result['error_count']} socket errors"
+    if result.get("prelude_non_2xx"):
+        return f"unmeasured requests before each: {result['prelude_statuses']}"
+    if result.get("unexpected_bodies"):
+        return f"{result['unexpected_bodies']} 2xx answers without {row.load.expect_body!r}"
     if row.expect == "400":
         other = {k: v for k, v in result["statuses"].items() if k != "400"}
         return f"statuses other than 400: {other}" if other else ""
@@ -99,7 +105,8 @@ def run_row(
     server = fleet.servers[row.server]
     try:
         if row.reseed_writers:
-            targets = asyncio.run(_reseed_writers(server.base, row.reseed_writers))
+            reseed = _reseed_writers(server.base, row.reseed_writers, row.earlier_posts)
+            targets = asyncio.run(reseed)
             load = replace(load, targets=targets)
         result = run_load(load, core=core, use_wrk=row.use_wrk)
     except Exception as err:  # a failed rep is data, not a crash of the whole run
@@ -246,11 +253,6 @@ def summarise_fanout(config: Fanout) -> dict[str, Any]:
     return record
 
 
-def _history_goal_keys(plan: Plan) -> tuple[str, str]:
-    sizes = sorted(plan.history_sizes)
-    return history_key(sizes[-2]), history_key(sizes[-1])
-
-
 def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
     return {
         "quick": plan.quick,
@@ -259,6 +261,11 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "connections": plan.connections,
         "history_connections": plan.history_connections,
         "history_sizes": list(plan.history_sizes),
+        "plain_sizes": list(plan.plain_sizes),
+        "plain_slow_size": plan.plain_slow_size,
+        "plain_slow_requests": plan.plain_slow_requests,
+        "markread_sizes": list(plan.markread_sizes),
+        "earlier_posts": plan.earlier_posts,
         "reader_chats": plan.reader_chats,
         "writers": plan.writers,
         "send_cap_per_rep": plan.send_cap,
@@ -268,6 +275,7 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "warmup_s": plan.warmup_s,
         "history_duration_s": plan.history_duration_s,
         "history_requests": plan.history_requests,
+        "plain_requests": plan.plain_requests,
         "our_env": OUR_ENV,
         "load_tool": "wrk" if wrk_available() else "aiohttp (benchmarks/loadgen.py)",
         "fanout_client": "node socket.io-client" if node_client_available() else "python-socketio",
@@ -350,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "fixtures": {k: _fixture_summary(v) for k, v in fleet.fixtures.items()},
         "rows": row_records,
         "fanout": fan_records,
-        "goals": goals.evaluate(row_records, fan_records, _history_goal_keys(plan)),
+        "goals": goals.evaluate(row_records, fan_records, goals.Sizes.of(plan)),
         "elapsed_s": round(time.monotonic() - began, 1),
         "load_average": {"before": load_before, "after": machine.load_average()},
     }

@@ -97,21 +97,39 @@ async def gather_all(jobs: Iterable[Awaitable[T]]) -> list[T]:
 
 
 async def reader_fixture(seeder: Seeder, chats: int) -> dict[str, Any]:
-    """A reader with ``chats`` direct chats, each with one message so it has a lastMessage."""
+    """A reader with ``chats`` direct chats, each with one message so it has a lastMessage;
+    ``partnerToken`` is the other participant of the first chat."""
     reader = await seeder.user("reader")
     partners = await seeder.users("partner", chats)
     chat_ids = await gather_all(seeder.direct_chat(reader, p) for p in partners)
     await gather_all(seeder.send(reader, c, f"hello {i}") for i, c in enumerate(chat_ids))
-    return {"userId": reader.id, "token": reader.token, "chatIds": chat_ids}
+    return {
+        "userId": reader.id,
+        "token": reader.token,
+        "chatIds": chat_ids,
+        "partnerToken": partners[0].token,
+    }
 
 
-async def writer_fixture(seeder: Seeder, senders: int) -> dict[str, Any]:
-    """``senders`` users, each with a direct chat of its own to post into."""
+async def writer_fixture(seeder: Seeder, senders: int, earlier: int = 0) -> dict[str, Any]:
+    """``senders`` users, each with a direct chat of its own to post into.
+
+    With ``earlier`` > 0 the chats already hold that many posts in all, spread evenly: each
+    writer sends one over HTTP, and the server's benchmark-only ``/bench/prefill`` route
+    stores the rest as earlier copies of it (see ``seeded_server.py``).
+    """
     writers = await seeder.users("writer", senders)
     partners = await seeder.users("peer", senders)
     chat_ids = await gather_all(
         seeder.direct_chat(w, p) for w, p in zip(writers, partners, strict=True)
     )
+    if earlier:
+        sent = await gather_all(
+            seeder.send(w, c, "latest earlier post") for w, c in zip(writers, chat_ids, strict=True)
+        )
+        each = max(0, earlier // senders - 1)
+        body = {"templates": [str(m["_id"]) for m in sent], "each": each}
+        await seeder.call("POST", "/bench/prefill", None, body, (200,))
     return {
         "targets": [{"token": w.token, "chatId": c} for w, c in zip(writers, chat_ids, strict=True)]
     }

@@ -8,10 +8,19 @@ serves it with uvicorn on uvloop + httptools, and then seeds it:
 * users, chats and group memberships over the server's own HTTP API (dev endpoints and
   REST, exactly as a client would);
 * the ``--history`` messages of the reader's first chat by cloning one real message,
-  sent over HTTP, straight into the store's ``messages`` collection. Unique indexes of that
-  collection are dropped for the bulk insert and rebuilt afterwards: mongomock checks a
-  unique index by scanning the whole collection on every insert, which would make 100k
-  single inserts quadratic.
+  sent over HTTP, straight into the store's ``messages`` collection: an old conversation,
+  the two participants taking turns, every message read by both (so the chat's counters,
+  ``messageCount`` and ``unread``, stay what HTTP sends and reads would have left). Unique
+  indexes of that collection are dropped for the bulk insert and rebuilt afterwards:
+  mongomock checks a unique index by scanning the whole collection on every insert, which
+  would make 100k single inserts quadratic.
+
+The hosted app gets one extra route, ``POST /bench/prefill`` (benchmark only, never part
+of the Chat API): ``{"templates": [message ids], "each": n}`` stores ``n`` earlier copies
+of every template message as if they had been sent over HTTP just before it, with their
+``new-message`` events and their notifications for the (offline) other participant, and
+moves the chat's ``messageCount``, ``seq`` and unread counters to match. The runner uses it
+to give the POST-after-traffic row its 10,000 earlier posts before every rep.
 
 When the fixture is complete it is written to ``--fixture`` (atomically); the runner waits
 for that file. The process serves until it gets SIGTERM/SIGINT.
@@ -39,6 +48,7 @@ from benchmarks import seed
 
 HOST = "127.0.0.1"
 BULK_CHUNK = 5_000
+PREFILL_PATH = "/bench/prefill"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -79,6 +89,7 @@ def find_store(app: Any) -> Any:
 
 
 def _clone(template: dict[str, Any], index: int) -> dict[str, Any]:
+    """The ``index``-th copy of a message, ``index + 1`` ms older than the template."""
     from bson import ObjectId
 
     doc = dict(template)
@@ -92,25 +103,133 @@ def _clone(template: dict[str, Any], index: int) -> dict[str, Any]:
     return doc
 
 
-def bulk_history(store: Any, template_id: str, extra: int) -> None:
-    """Insert ``extra`` older copies of one stored message into the same chat (straight
-    into the database, keeping the chat's message counter in step)."""
-    from bson import ObjectId
-
-    messages = store.db["messages"]
-    template = messages.find_one({"_id": ObjectId(template_id)})
-    if template is None:
-        raise RuntimeError("the template message is not in the store")
-    uniques = {k: v for k, v in messages.index_information().items() if v.get("unique")}
+def _insert_without_unique(collection: Any, docs: Any) -> None:
+    """Insert an iterable of documents in chunks with the unique indexes rebuilt after."""
+    uniques = {k: v for k, v in collection.index_information().items() if v.get("unique")}
     for name in uniques:
-        messages.drop_index(name)
-    for start in range(0, extra, BULK_CHUNK):
-        stop = min(extra, start + BULK_CHUNK)
-        messages.insert_many([_clone(template, i) for i in range(start, stop)])
+        collection.drop_index(name)
+    chunk: list[dict[str, Any]] = []
+    for doc in docs:
+        chunk.append(doc)
+        if len(chunk) == BULK_CHUNK:
+            collection.insert_many(chunk)
+            chunk = []
+    if chunk:
+        collection.insert_many(chunk)
     for name, info in uniques.items():
         options = {k: info[k] for k in ("sparse", "partialFilterExpression") if k in info}
-        messages.create_index(info["key"], name=name, unique=True, **options)
+        collection.create_index(info["key"], name=name, unique=True, **options)
+
+
+def _template(store: Any, template_id: str) -> dict[str, Any]:
+    from bson import ObjectId
+
+    template = store.db["messages"].find_one({"_id": ObjectId(template_id)})
+    if template is None:
+        raise RuntimeError("the template message is not in the store")
+    doc: dict[str, Any] = template
+    return doc
+
+
+def bulk_history(store: Any, template_id: str, extra: int) -> None:
+    """Insert ``extra`` older messages into the template's chat: the participants take
+    turns, and every message is read by all of them (so no unread counter moves)."""
+    template = _template(store, template_id)
+    chat = store.db["chats"].find_one({"_id": template["chatId"]})
+    people = list(chat["participants"])
+
+    def conversation() -> Any:
+        for i in range(extra):
+            doc = _clone(template, i)
+            doc["senderId"] = people[i % len(people)]
+            doc["readBy"] = [{"userId": p, "readAt": doc["createdAt"]} for p in people]
+            yield doc
+
+    _insert_without_unique(store.db["messages"], conversation())
     store.db["chats"].update_one({"_id": template["chatId"]}, {"$inc": {"messageCount": extra}})
+
+
+def earlier_posts(store: Any, template_id: str, count: int) -> None:
+    """Store ``count`` posts sent just before the template, as a send over HTTP stores
+    them: the message, its ``new-message`` event (numbered before the template's), and a
+    notification for every other participant; the chat's ``messageCount``, ``seq`` and
+    the others' unread counters move by ``count``."""
+    db = store.db
+    template = _template(store, template_id)
+    chat_id = template["chatId"]
+    chat = db["chats"].find_one({"_id": chat_id})
+    last_seq = int(chat["seq"])
+    event = db["events"].find_one({"chatId": chat_id, "seq": last_seq})
+    notes = list(db["notifications"].find({"messageId": template["_id"]}))
+    if event is None:
+        raise RuntimeError("the template message has no new-message event")
+    posts = [_clone(template, i) for i in range(count)]
+    _insert_without_unique(db["messages"], posts)
+    db["events"].update_one({"_id": event["_id"]}, {"$set": {"seq": last_seq + count}})
+    _insert_without_unique(
+        db["events"], (_event(event, m, last_seq + count - 1 - i) for i, m in enumerate(posts))
+    )
+    _insert_without_unique(db["notifications"], (_note(n, m) for m in posts for n in notes))
+    others = [p for p in chat["participants"] if p != template["senderId"]]
+    counters = {f"unread.{p}": count for p in others}
+    db["chats"].update_one(
+        {"_id": chat_id}, {"$inc": {"messageCount": count, "seq": count, **counters}}
+    )
+
+
+def _event(template: dict[str, Any], message: dict[str, Any], seq: int) -> dict[str, Any]:
+    """The template's ``new-message`` event, renumbered and showing ``message``."""
+    from bson import ObjectId
+
+    from impl.views import jsonable
+
+    payload = dict(template["payload"])
+    view = dict(payload.get("message", {}))
+    fields = ("_id", "content", "createdAt")
+    view.update(jsonable({k: message[k] for k in fields}))
+    payload.update(message=view, seq=seq)
+    return {
+        **template,
+        "_id": ObjectId(),
+        "seq": seq,
+        "payload": payload,
+        "createdAt": message["createdAt"],
+    }
+
+
+def _note(template: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    from bson import ObjectId
+
+    return {
+        **template,
+        "_id": ObjectId(),
+        "messageId": message["_id"],
+        "createdAt": message["createdAt"],
+    }
+
+
+def with_prefill(app: Any, store: Any) -> Any:
+    """The app, plus ``POST /bench/prefill`` answered in this process (see the docstring)."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != PREFILL_PATH:
+            await app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = json.loads(body or b"{}")
+        for template_id in request["templates"]:
+            earlier_posts(store, template_id, int(request["each"]))
+        answer = json.dumps({"stored": len(request["templates"]) * int(request["each"])})
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.encode()})
+
+    return wrapped
 
 
 async def _history(seeder: seed.Seeder, store: Any, reader: dict[str, Any], count: int) -> None:
@@ -158,7 +277,7 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     app, store = build_app()
     config = uvicorn.Config(
-        app,
+        app if store is None else with_prefill(app, store),
         host=HOST,
         port=args.port,
         http="httptools",
