@@ -30,6 +30,7 @@ from impl.context import noted_user
 from impl.earlyauth import bearer_token
 from impl.errors import Unauthorized
 from impl.faults import FAULTED
+from impl.limits import BODY_MAX_DEPTH
 from impl.operations import Operations, is_dev_path
 from impl.settings import Settings
 
@@ -37,6 +38,8 @@ CAPACITY = 1000
 BODY_LIMIT = 16 * 1024
 SECRET_KEY = re.compile(r"token|password|secret|authorization", re.IGNORECASE)
 REDACTED = "[redacted]"
+MAX_DEPTH = BODY_MAX_DEPTH
+TOO_DEEP = "[nested too deep]"
 
 Entry = dict[str, Any]
 
@@ -59,11 +62,18 @@ class Journal:
         return cleared
 
 
-def redacted(value: Any) -> Any:
+def redacted(value: Any, depth: int = 0) -> Any:
+    """`value` with secrets masked; nesting past what any valid body has is cut (the
+    request itself is refused with 400, but its journal entry must not fail)."""
+    if depth > MAX_DEPTH and isinstance(value, dict | list):
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {k: REDACTED if SECRET_KEY.search(str(k)) else redacted(v) for k, v in value.items()}
+        return {
+            k: REDACTED if SECRET_KEY.search(str(k)) else redacted(v, depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [redacted(v) for v in value]
+        return [redacted(v, depth + 1) for v in value]
     return value
 
 
@@ -83,7 +93,7 @@ def json_body(raw: bytes) -> dict[str, Any]:
         return {"body": text, "bodyTruncated": True}
     try:
         return {"body": redacted(json.loads(raw))}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"body": raw.decode("utf-8", "replace"), "bodyTruncated": False}
 
 

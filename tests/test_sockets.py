@@ -669,7 +669,26 @@ async def drive_every_operation(api: Api, sockets: Sockets) -> None:
     await api.advance(1)
     r = await api.client.patch(f"/api/dev/users/{member.id}", json={"status": "banned"})
     assert r.status_code == 200, r.text
+    await drive_the_contract_testing_kit(api)
     assert (await api.client.post("/api/dev/reset")).status_code == 200
+
+
+async def drive_the_contract_testing_kit(api: Api) -> None:
+    """The dev operations of sandboxes, faults and the journal (they emit no event except
+    the disconnects, which this test's sockets see as a server-side close)."""
+    dev = api.client
+    fault = {"operationId": "get_chat_stats", "status": 503, "times": 2}
+    assert (await dev.post("/api/dev/faults", json=fault)).status_code == 201
+    assert (await dev.get("/api/dev/faults")).status_code == 200
+    assert (await dev.delete("/api/dev/faults")).status_code == 200
+    assert (await dev.get("/api/dev/requests", params={"limit": 5})).status_code == 200
+    assert (await dev.delete("/api/dev/requests")).status_code == 200
+    other = {"X-Chat-Sandbox": "kit-check"}
+    r = await dev.post("/api/dev/users", json={"name": "w"}, headers=other)
+    assert r.status_code == 201, r.text
+    assert (await dev.get("/api/dev/sandboxes")).status_code == 200
+    assert (await dev.delete("/api/dev/sandboxes/kit-check")).status_code == 200
+    assert (await dev.post("/api/dev/sockets/disconnect", json={})).status_code == 200
 
 
 class TestFloodsAndGarbage:
