@@ -390,3 +390,20 @@ async def test_a_new_participant_starts_with_the_existing_messages_unread(api: A
     await b.request("DELETE", f"/api/chat/{group}/messages/{gone['_id']}")
     await a.post(f"/api/chat/{group}/participants", json={"userId": d.id})
     assert (await d.chat(group))["unreadCounts"][d.id] == 1
+
+
+class TestShapeErrors:
+    async def test_a_group_without_participants_names_the_field(self, api: Api) -> None:
+        a = await api.user("a")
+        r = await a.post("/api/chat", json={"participantIds": [], "type": "group"})
+        body = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert "participantIds" in body["detail"], body
+        assert "any of the given schemas" not in body["detail"]
+
+    async def test_a_title_on_a_direct_chat_is_named(self, api: Api) -> None:
+        a, b = await api.user("a"), await api.user("b")
+        r = await a.post(
+            "/api/chat", json={"participantIds": [b.id], "type": "direct", "title": "x"}
+        )
+        body = assert_problem(r, 400, "VALIDATION_FAILED")
+        assert "title" in body["detail"], body
