@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, UploadFile
-from starlette.requests import Request
+from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.auth import claims_of
@@ -98,29 +98,30 @@ def json_body(raw: bytes) -> dict[str, Any]:
 
 
 async def multipart_body(scope: Scope, raw: bytes) -> dict[str, Any]:
-    sent = False
+    """The form's fields, and name, type and size of its files. Every spooled copy the
+    parser opens is closed here, also when the envelope is cut off or malformed."""
 
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": raw, "more_body": False}
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        yield raw
 
+    parser = MultiPartParser(Headers(scope=scope), chunks(), max_part_size=BODY_LIMIT)
     body: dict[str, Any] = {}
     try:
-        async with Request(scope, replay).form(max_part_size=BODY_LIMIT) as form:
-            for key, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    body[key] = {
-                        "filename": value.filename,
-                        "mimeType": value.content_type,
-                        "size": value.size,
-                    }
-                else:
-                    body[key] = value
+        form = await parser.parse()
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                body[key] = {
+                    "filename": value.filename,
+                    "mimeType": value.content_type,
+                    "size": value.size,
+                }
+            else:
+                body[key] = value
     except Exception:  # a malformed envelope is the operation's to refuse; note what came
         return {"body": {"size": len(raw)}, "bodyTruncated": True}
+    finally:
+        for file in parser._files_to_close_on_error:
+            file.close()
     return {"body": redacted(body)}
 
 
