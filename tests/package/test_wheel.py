@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 BUILD_TIMEOUT_S = 150
 START_TIMEOUT_S = 60
-READY = re.compile(r"Uvicorn running on")
+# `serve` prints its URLs once it listens
+READY = re.compile(r"^Docs: http")
 SPECS = ("openapi.yaml", "asyncapi.yaml")
 
 
@@ -106,16 +107,21 @@ def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     )
     assert process.stdout is not None
     output: list[str] = []
+    # a server that never says it listens is stopped, so the loop below ends
+    watchdog = threading.Timer(START_TIMEOUT_S, process.kill)
+    watchdog.start()
     try:
         for line in process.stdout:  # until the server says it listens, or exits
             output.append(line)
             if READY.search(line):
                 break
+        watchdog.cancel()
         assert process.poll() is None, "".join(output)
         # keep reading, so that a full pipe never stalls the server's logging
         threading.Thread(target=output.extend, args=(process.stdout,), daemon=True).start()
         yield f"http://{HOST}:{port}"
     finally:
+        watchdog.cancel()
         process.terminate()
         process.wait(timeout=START_TIMEOUT_S)
         process.stdout.close()
