@@ -11,7 +11,9 @@
     ├── PayloadTooLarge       413 PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
     ├── UnsupportedMediaType  415 UNSUPPORTED_MEDIA_TYPE / UNSUPPORTED_FILE_TYPE
     ├── RateLimited           429 RATE_LIMITED, with Retry-After
-    └── StoreUnavailable      503 STORE_UNAVAILABLE, with Retry-After
+    ├── StoreUnavailable      503 STORE_UNAVAILABLE, with Retry-After
+    ├── BadGateway            502 BAD_GATEWAY (injected by a dev fault only)
+    └── GatewayTimeout        504 GATEWAY_TIMEOUT (injected by a dev fault only)
 
 `render_problem` turns any exception (ours, Connexion's validation problems, Starlette's
 404/405, anything unexpected) into the contract's RFC 9457
@@ -134,6 +136,20 @@ class RateLimited(ApiError):
 class StoreUnavailable(ApiError):
     status_code_default = 503
     code_default = "STORE_UNAVAILABLE"
+
+
+class BadGateway(ApiError):
+    """Only ever injected by a dev fault: the server has no upstream of its own."""
+
+    status_code_default = 502
+    code_default = "BAD_GATEWAY"
+
+
+class GatewayTimeout(ApiError):
+    """Only ever injected by a dev fault."""
+
+    status_code_default = 504
+    code_default = "GATEWAY_TIMEOUT"
 
 
 def not_participant() -> Forbidden:

@@ -18,7 +18,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.errors import ApiError, RateLimited, StoreUnavailable, send_problem
+from impl.errors import (
+    ApiError,
+    BadGateway,
+    GatewayTimeout,
+    RateLimited,
+    StoreUnavailable,
+    send_problem,
+)
 from impl.operations import Operations, is_dev_path
 from impl.settings import Settings
 
@@ -27,16 +34,6 @@ FAULT_STATUSES = (429, 500, 502, 503, 504)
 INJECTED_RETRY_AFTER_SECONDS = 1
 # Scope key through which the journal learns that a fault answered the request.
 FAULTED = "chat.faulted"
-
-
-class BadGateway(ApiError):
-    status_code_default = 502
-    code_default = "BAD_GATEWAY"
-
-
-class GatewayTimeout(ApiError):
-    status_code_default = 504
-    code_default = "GATEWAY_TIMEOUT"
 
 
 @dataclass
