@@ -12,23 +12,14 @@
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 // Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { argv, env, exit, stderr, stdout } from 'node:process';
 
 import { chromium } from 'playwright-core';
 
-// The browser bundle is not among the package's exports: find it beside its entry point.
-const require = createRequire(import.meta.url);
-const SOCKET_IO_PACKAGE = dirname(require.resolve('socket.io-client/package.json'));
-const SOCKET_IO_BUNDLE = join(SOCKET_IO_PACKAGE, 'dist', 'socket.io.min.js');
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--host-resolver-rules=MAP localhost 127.0.0.1, MAP foreign.test 127.0.0.1',
-];
+import { SOCKET_IO_BUNDLE, chromiumFlags } from './chromium.mjs';
+
+const CHROMIUM_FLAGS = chromiumFlags(['localhost', 'foreign.test']);
 
 // Runs inside the page: one credentialed REST call and one credentialed socket.
 async function attempt({ api, token }) {
