@@ -199,21 +199,23 @@ class Table:
     def update_one(
         self, index: Index, query: Mapping[str, Any], update: Mapping[str, Any]
     ) -> Updated:
-        def run() -> Updated:
-            result = self.collection.update_one(dict(query), dict(update))
-            return Updated(result.matched_count, result.modified_count)
-
-        updated: Updated = self._call("update_one", index, query, run)
-        return updated
+        return self._update("update_one", index, query, update)
 
     def update_many(
         self, index: Index, query: Mapping[str, Any], update: Mapping[str, Any]
     ) -> Updated:
+        return self._update("update_many", index, query, update)
+
+    def _update(
+        self, op: str, index: Index, query: Mapping[str, Any], update: Mapping[str, Any]
+    ) -> Updated:
+        method = getattr(self.collection, op)
+
         def run() -> Updated:
-            result = self.collection.update_many(dict(query), dict(update))
+            result = method(dict(query), dict(update))
             return Updated(result.matched_count, result.modified_count)
 
-        updated: Updated = self._call("update_many", index, query, run)
+        updated: Updated = self._call(op, index, query, run)
         return updated
 
     def find_one_and_update(
