@@ -181,7 +181,7 @@ def _event(template: dict[str, Any], message: dict[str, Any], seq: int) -> dict[
     """The template's ``new-message`` event, renumbered and showing ``message``."""
     from bson import ObjectId
 
-    from impl.views import jsonable
+    from impl.domain.presenters import jsonable
 
     payload = dict(template["payload"])
     view = dict(payload.get("message", {}))

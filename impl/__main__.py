@@ -88,8 +88,8 @@ def configure_logging(level: str) -> None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from impl.app import create_app
-    from impl.dev import seed_demo
-    from impl.serving import PortUnavailable, bind, server_for
+    from impl.domain.dev import seed_demo
+    from impl.web.serving import PortUnavailable, bind, server_for
 
     settings = settings.with_overrides(
         host=args.host,
@@ -140,7 +140,7 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
     from bson.errors import InvalidId
 
     from impl.auth import issue_token
-    from impl.dev import DEMO_CAST
+    from impl.domain.dev import DEMO_CAST
     from impl.store import Store
     from impl.store.database import connect
 

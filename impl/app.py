@@ -37,31 +37,34 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from impl import docs, notifications, specs
-from impl.bodylimit import BodyDeadline, BodyLimit
+from impl import specs
 from impl.clock import Clock
-from impl.context import Services, begin_request, bind_services, unbind_services
-from impl.earlyauth import BearerGate, requires_bearer
-from impl.effects import EffectRunner, NotifyOffline
-from impl.errors import make_renderer
-from impl.faults import FaultInjector
-from impl.journal import JournalRecorder
-from impl.operations import Operations
-from impl.origins import OriginRule, RestCors, SocketOrigins, origin_rule
-from impl.presence import LocalPresence, Presence, RedisPresence
-from impl.redisguard import CircuitBreaker, GuardedRedisManager
+from impl.domain import notifications
+from impl.domain.effects import NotifyOffline
+from impl.realtime.emit import EffectRunner
+from impl.realtime.presence import LocalPresence, Presence, RedisPresence
+from impl.realtime.redis_guard import CircuitBreaker, GuardedRedisManager
+from impl.realtime.sockets import ChatSockets
 from impl.resources import OPENAPI_PATH
-from impl.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
+from impl.services import Services, begin_request, bind_services, unbind_services
 from impl.settings import Settings
-from impl.sockets import ChatSockets
 from impl.store import QueryObserver, Store
 from impl.store import database as storedb
-from impl.validation import LowercaseMediaType, validator_map
+from impl.web import docs
+from impl.web.body_limits import BodyDeadline, BodyLimit
+from impl.web.early_auth import BearerGate, requires_bearer
+from impl.web.faults import FaultInjector
+from impl.web.journal import JournalRecorder
+from impl.web.operations import Operations
+from impl.web.origins import OriginRule, RestCors, SocketOrigins, origin_rule
+from impl.web.problems import make_renderer
+from impl.web.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
+from impl.web.validation import LowercaseMediaType, validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # A Redis that stops answering must not stall requests: fail fast, serve locally, log,
-# and leave it alone for a back-off (impl.redisguard) instead of waiting on every call.
+# and leave it alone for a back-off (impl.realtime.redis_guard) instead of waiting on every call.
 REDIS_TIMEOUT_SECONDS = 1.0
 REDIS_OPTIONS: dict[str, Any] = {
     "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,

@@ -14,8 +14,8 @@ import jwt
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from impl.context import current_services, note_user
 from impl.errors import Unauthorized
+from impl.services import current_services, note_user
 from impl.settings import Settings
 from impl.store import Doc, Store
 

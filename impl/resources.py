@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
+PACKAGE = Path(__file__).resolve().parent
+PACKAGE_DATA = PACKAGE / "_data"
+# the pages and styles the package ships as they are (impl/static)
+STATIC_DIR = PACKAGE / "static"
 CHECKOUT = Path(__file__).resolve().parent.parent
 INSTALLED = (PACKAGE_DATA / "openapi.yaml").is_file()
 

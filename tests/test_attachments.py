@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from conftest import Api, User, assert_problem
-from impl.attachments import safe_filename
+from impl.domain.attachments import safe_filename
 
 PNG_1PX = (
     b"\x89PNG\r\n\x1a\n"

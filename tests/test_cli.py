@@ -8,7 +8,7 @@ import jwt
 from test_faults import run_cli
 
 from impl.__main__ import main
-from impl.dev import DEMO_CAST
+from impl.domain.dev import DEMO_CAST
 from impl.settings import DEV_JWT_SECRET
 
 

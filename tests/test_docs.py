@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from impl import docs, resources
+from impl import resources
 from impl.app import create_app
 from impl.settings import Settings
+from impl.web import docs
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_LINKS = ("/docs/api/", "/docs/asyncapi/", "/openapi.yaml", "/openapi.json", "/asyncapi.yaml")

@@ -9,7 +9,7 @@ import pytest
 from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
-from impl.journal import BODY_LIMIT, CAPACITY, Journal
+from impl.web.journal import BODY_LIMIT, CAPACITY, Journal
 
 
 async def journal(api: Api, sandbox: str, **query: object) -> list[dict[str, object]]:

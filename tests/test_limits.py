@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from conftest import Api, User, assert_problem, json_operations
+from impl.domain.input_rules import BODY_MAX_DEPTH, check_depth
 from impl.errors import ValidationFailed
-from impl.limits import BODY_MAX_DEPTH, check_depth
 
 
 async def chat_of(api: Api) -> tuple[User, str]:

@@ -40,8 +40,8 @@ from test_scaleout import release_redis, wait_for_subscribers
 
 from conftest import User
 from impl.app import REDIS_TIMEOUT_SECONDS, ChatApp, create_app
-from impl.dev import seed_demo
-from impl.presence import RedisPresence
+from impl.domain.dev import seed_demo
+from impl.realtime.presence import RedisPresence
 from impl.settings import Settings
 from sockets_support import Socket, Sockets, free_port, notifications_of, serving
 

@@ -28,8 +28,8 @@ import redis.asyncio as aioredis
 
 from conftest import Api, User
 from impl.app import ChatApp, create_app
-from impl.presence import RedisPresence
-from impl.redisguard import GuardedRedisManager
+from impl.realtime.presence import RedisPresence
+from impl.realtime.redis_guard import GuardedRedisManager
 from impl.settings import Settings
 from impl.store import Store
 from impl.store.database import connect

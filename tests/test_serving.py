@@ -1,4 +1,4 @@
-"""The edge of a served app (impl.serving with impl.bodylimit and impl.earlyauth): slow
+"""The edge of a served app (impl.web.serving, body_limits and early_auth): slow
 clients are cut off within the configured bounds, and anonymous uploads are refused before
 their bodies are read. Each test runs the real server on a socket of its own, with 1 s
 bounds so that generous upper limits still prove the bound on a loaded machine."""
@@ -18,9 +18,9 @@ import pytest
 from conftest import assert_problem
 from impl.app import ChatApp, create_app
 from impl.auth import issue_token
-from impl.context import bind_services, unbind_services
-from impl.serving import bind, server_for
+from impl.services import bind_services, unbind_services
 from impl.settings import Settings
+from impl.web.serving import bind, server_for
 
 BOUND = 1  # seconds, the configured header and body timeouts
 WITHIN = 8.0  # how long a test waits for the bound to show, load included

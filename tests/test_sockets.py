@@ -23,12 +23,12 @@ import pytest
 import yaml
 from bson import ObjectId
 
-import impl.effects
+import impl.realtime.emit
 from asyncapi_contract import CLIENT_EVENTS, SERVER_EVENTS, validate_server_event
 from conftest import Api, User, assert_problem
 from impl.app import OPENAPI_PATH, ChatApp, create_app
 from impl.auth import issue_token
-from impl.effects import user_room
+from impl.domain.effects import user_room
 from impl.settings import Settings
 from sockets_support import (  # noqa: F401  (fixtures: app, settings, live, sockets, module_app)
     NO_CHAT,
@@ -593,9 +593,9 @@ def emitted() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         validate_server_event(event, payload)
         seen.append((event, payload))
 
-    impl.effects.emit_listeners.append(listen)
+    impl.realtime.emit.emit_listeners.append(listen)
     yield seen
-    impl.effects.emit_listeners.remove(listen)
+    impl.realtime.emit.emit_listeners.remove(listen)
 
 
 class TestContractBothWays:

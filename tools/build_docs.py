@@ -41,7 +41,7 @@ RENDERER = "@asyncapi/react-component"
 NOTEBOOK_TEMPLATE = Path(__file__).resolve().parent / "notebook_page"
 SPECS = ("openapi.yaml", "asyncapi.yaml")
 
-# (file inside the npm package, name in asyncapi/): the names impl.docs serves.
+# (file inside the npm package, name in asyncapi/): the names impl.web.docs serves.
 RENDERER_FILES = (
     ("browser/standalone/index.js", "index.js"),
     ("styles/default.min.css", "default.min.css"),

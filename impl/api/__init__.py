@@ -12,8 +12,8 @@ from typing import Any
 
 from connexion.context import context
 
-from impl.context import Caller, current_services
 from impl.reply import Reply
+from impl.services import Caller, current_services
 
 Response = tuple[dict[str, Any], int, dict[str, str]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from connexion import request
 from starlette.responses import Response
 
-from impl import attachments
 from impl.api import current_caller
+from impl.domain import attachments
 
 
 async def download_attachment(id_: str, file_id: str) -> Response:

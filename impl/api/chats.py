@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl import chats
 from impl.api import Response, invoke
+from impl.domain import chats
 
 
 async def create_chat(body: dict[str, Any]) -> Response:

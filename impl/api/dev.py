@@ -1,17 +1,17 @@
 """Handlers of the `dev` tag (no bearer token: they are how tokens are made).
 
-Each works in the sandbox `X-Chat-Sandbox` names (impl.sandboxes binds its services)."""
+Each works in the sandbox `X-Chat-Sandbox` names (impl.web.sandboxes binds its services)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from impl import dev
 from impl.api import Response, respond
-from impl.context import Services, current_services
-from impl.effects import DisconnectUser, Effect
+from impl.domain import dev
+from impl.domain.effects import DisconnectUser, Effect
 from impl.reply import Reply
-from impl.sandboxes import DEFAULT, Sandboxes, current_sandbox, current_sandboxes
+from impl.services import Services, current_services
+from impl.web.sandboxes import DEFAULT, Sandboxes, current_sandbox, current_sandboxes
 
 
 async def create_dev_user(body: dict[str, Any]) -> Response:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl import attachments, messages
 from impl.api import Response, invoke
+from impl.domain import attachments, messages
 
 
 async def list_messages(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl import notifications
 from impl.api import Response, invoke
+from impl.domain import notifications
 
 
 async def list_notifications(page: int = 1, limit: int = 20, unread: bool = False) -> Response:

@@ -21,7 +21,7 @@ from pymongo.database import Database
 from impl.store.base import Doc, Index, Outage, QueryObserver, Table, parse_id, pins
 from impl.store.chats import Chats
 from impl.store.events import Events
-from impl.store.files import Files
+from impl.store.gridfs import Files
 from impl.store.messages import Messages
 from impl.store.notifications import Notifications
 from impl.store.ratelimits import RateLimits

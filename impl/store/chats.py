@@ -3,7 +3,7 @@
 Besides what a client sees, a chat document holds `seq` (the last event number of the
 chat), `messageCount` and `deletedCount` (messages stored and tombstoned, so that a
 history page and the stats need no count over the messages), `unread.<userId>` (one
-counter per participant, kept exact as `impl.unread` explains), `archivedBy`, `sortAt`
+counter per participant, kept exact as `impl.domain.unread` explains), `archivedBy`, `sortAt`
 (what the chat list orders by) and `dedupeKey` (unique: one direct chat per pair, one
 purchase chat per request, buyer and seller).
 """

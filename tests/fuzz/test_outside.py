@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_BUYER = "000000000000000000000b01"  # impl.dev.DEMO_CAST: a plain user
+DEMO_BUYER = "000000000000000000000b01"  # impl.domain.dev.DEMO_CAST: a plain user
 MAX_TIME_S = 40
 RULE_LINE = re.compile(r'^#\s+(?P<status>\d{3})\s+"(?P<detail>[^"]+)"')
 

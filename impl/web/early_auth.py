@@ -18,8 +18,9 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from impl.auth import subject_of
-from impl.errors import ApiError, Unauthorized, send_problem
+from impl.errors import ApiError, Unauthorized
 from impl.settings import Settings
+from impl.web.problems import send_problem
 
 SCHEME = "bearerAuth"
 

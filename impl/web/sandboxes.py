@@ -25,12 +25,13 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from impl.auth import sandbox_of_token
-from impl.context import Services, bind_services, unbind_services
-from impl.earlyauth import bearer_token
-from impl.errors import ApiError, NotFound, Unauthorized, ValidationFailed, send_problem
-from impl.faults import FaultQueue
-from impl.journal import Journal
-from impl.operations import Operations, is_dev_path
+from impl.errors import ApiError, NotFound, Unauthorized, ValidationFailed
+from impl.services import Services, bind_services, unbind_services
+from impl.web.early_auth import bearer_token
+from impl.web.faults import FaultQueue
+from impl.web.journal import Journal
+from impl.web.operations import Operations, is_dev_path
+from impl.web.problems import send_problem
 
 DEFAULT = "default"
 HEADER = "X-Chat-Sandbox"

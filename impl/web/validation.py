@@ -39,10 +39,10 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from impl.domain.input_rules import check_depth, check_metadata, check_storable
 from impl.errors import UnsupportedMediaType, ValidationFailed, shorten
-from impl.limits import check_depth, check_metadata, check_storable
 
-log = logging.getLogger("impl.validation")
+log = logging.getLogger("impl.web.validation")
 
 
 def _refuse_constant(name: str) -> Any:

@@ -10,11 +10,11 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl.context import Caller, Services
-from impl.effects import NotifyOffline
+from impl.domain.effects import NotifyOffline
+from impl.domain.presenters import notification_view, pagination
 from impl.reply import Reply
+from impl.services import Caller, Services
 from impl.store import parse_id
-from impl.views import notification_view, pagination
 
 
 def create_for_offline(services: Services, effect: NotifyOffline, online: set[str]) -> None:

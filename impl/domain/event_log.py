@@ -13,11 +13,11 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl.context import Caller
-from impl.effects import Emit, chat_room
+from impl.domain.effects import Emit, chat_room
+from impl.domain.presenters import jsonable
 from impl.errors import Gone
+from impl.services import Caller
 from impl.store import Doc
-from impl.views import jsonable
 
 REPLAYABLE = (
     "new-message",

@@ -22,8 +22,9 @@ from impl.settings import Settings
 from impl.store import Doc, Store
 
 if TYPE_CHECKING:
-    from impl.effects import Effect, EffectRunner
-    from impl.presence import Presence
+    from impl.domain.effects import Effect
+    from impl.realtime.emit import EffectRunner
+    from impl.realtime.presence import Presence
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class Services:
     # store calls wait on the store, not the CPU: let as many run as requests arrive, so
     # that an unreachable store answers every request within its timeout
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(256))
-    # the sandbox these services belong to (impl.sandboxes); tokens issued here name it
+    # the sandbox these services belong to (impl.web.sandboxes); tokens issued here name it
     sandbox: str = "default"
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:

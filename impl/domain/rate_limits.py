@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from impl.clock import as_utc
-from impl.context import Caller
 from impl.errors import RateLimited
+from impl.services import Caller
 from impl.store import Doc
 
 MESSAGES, CHATS = "messages", "chats"

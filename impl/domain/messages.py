@@ -22,17 +22,17 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl import events, ratelimit, unread
-from impl.access import load_member_chat, member_or_admin_chat
 from impl.clock import as_utc
-from impl.context import Caller
-from impl.effects import NotifyOffline
+from impl.domain import event_log, rate_limits, unread
+from impl.domain.access import load_member_chat, member_or_admin_chat
+from impl.domain.effects import NotifyOffline
+from impl.domain.input_rules import clean_text
+from impl.domain.presenters import message_view, pagination
+from impl.domain.rate_limits import Allowance
 from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed
-from impl.limits import clean_text
-from impl.ratelimit import Allowance
 from impl.reply import Reply
+from impl.services import Caller
 from impl.store import Doc, parse_id
-from impl.views import message_view, pagination
 
 ID_LENGTH = 24
 
@@ -102,7 +102,7 @@ def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Reply | None:
             code="IDEMPOTENCY_CONFLICT",
         )
     view = message_view(original, caller.settings.edit_window_seconds)
-    return Reply({"message": view}, 200, ratelimit.peek(caller).headers())
+    return Reply({"message": view}, 200, rate_limits.peek(caller).headers())
 
 
 def preview(doc: Doc) -> Doc:
@@ -118,7 +118,7 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
     try:
         return _write(caller, chat, pending, allowance)
     except BaseException:
-        ratelimit.release(caller, allowance)
+        rate_limits.release(caller, allowance)
         raise
 
 
@@ -126,7 +126,7 @@ def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> R
     now = caller.clock.now()
     doc = _new_message(caller, chat, pending, now)
     if not caller.store.messages.record(doc):
-        ratelimit.release(caller, allowance)  # a concurrent retry stored it first
+        rate_limits.release(caller, allowance)  # a concurrent retry stored it first
         retry = find_retry(caller, chat, pending)
         if retry is None:
             raise Conflict("a message with this clientMessageId is being stored")
@@ -138,7 +138,7 @@ def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> R
         caller.store.messages.forget(doc["_id"])
         raise
     view = message_view(doc, caller.settings.edit_window_seconds)
-    events.record(caller, chat["_id"], "new-message", {"message": view}, at=now, seq=seq)
+    event_log.record(caller, chat["_id"], "new-message", {"message": view}, at=now, seq=seq)
     others = tuple(str(p) for p in chat["participants"] if p != caller.id)
     if others:
         caller.effects.append(NotifyOffline(str(chat["_id"]), str(doc["_id"]), others))
@@ -177,7 +177,7 @@ def reporting_allowance(send: Callable[..., Reply]) -> Callable[..., Reply]:
         try:
             return send(caller, *args)
         except ApiError as exc:
-            exc.headers = {**ratelimit.peek(caller).headers(), **(exc.headers or {})}
+            exc.headers = {**rate_limits.peek(caller).headers(), **(exc.headers or {})}
             raise
 
     return wrapper
@@ -190,7 +190,7 @@ def send(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply:
     retry = find_retry(caller, chat, pending)
     if retry is not None:
         return retry
-    return store_new(caller, chat, pending, ratelimit.reserve(caller))
+    return store_new(caller, chat, pending, rate_limits.reserve(caller))
 
 
 def _parse_before(caller: Caller, chat: Doc, before: str) -> tuple[Doc | None, datetime | None]:
@@ -261,7 +261,7 @@ def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) ->
     message.update(content=content, editedAt=now)
     _refresh_preview(caller, message)
     view = message_view(message, caller.settings.edit_window_seconds)
-    events.record(caller, chat["_id"], "message-edited", {"message": view}, at=now)
+    event_log.record(caller, chat["_id"], "message-edited", {"message": view}, at=now)
     return Reply({"message": view})
 
 
@@ -279,7 +279,7 @@ def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
             message.update(deletedAt=now, content="", attachments=[])
             _refresh_preview(caller, message)
             deleted = {"messageId": message["_id"]}
-            events.record(caller, chat["_id"], "message-deleted", deleted, at=now)
+            event_log.record(caller, chat["_id"], "message-deleted", deleted, at=now)
         else:
             message = _load_message(caller, chat, message_id)
     return Reply({"message": message_view(message, caller.settings.edit_window_seconds)})
@@ -303,7 +303,7 @@ def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Repl
     newly_read = store.messages.mark_read(chat["_id"], caller.id, candidates, now)
     if newly_read:
         store.chats.add_unread(chat["_id"], unread.for_read(caller.id, newly_read))
-        events.record(
+        event_log.record(
             caller,
             chat["_id"],
             "messages-read",

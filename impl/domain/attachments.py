@@ -18,11 +18,11 @@ from urllib.parse import quote
 
 import filetype
 
-from impl import messages, ratelimit
-from impl.access import load_member_chat
-from impl.context import Caller
+from impl.domain import messages, rate_limits
+from impl.domain.access import load_member_chat
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from impl.reply import Reply
+from impl.services import Caller
 from impl.store import Doc, parse_id
 
 CHUNK = 256 * 1024
@@ -146,14 +146,14 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Rep
     retry = messages.find_retry(caller, chat, pending)
     if retry is not None:
         return retry
-    allowance = ratelimit.reserve(caller)
+    allowance = rate_limits.reserve(caller)
     attachment: dict[str, Any] | None = None
     try:
         attachment = _store_bytes(caller, chat, upload, meta)
         pending.attachments = [attachment]
         reply = messages.store_new(caller, chat, pending, allowance)
     except BaseException:
-        ratelimit.release(caller, allowance)
+        rate_limits.release(caller, allowance)
         if attachment is not None:
             caller.store.files.remove([attachment["fileId"]])
         raise

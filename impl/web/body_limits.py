@@ -10,7 +10,7 @@ way the answer is 413 with `maxBytes`.
 `BodyDeadline` bounds time: a client that stops sending its body for `idle_seconds` gets
 408 `REQUEST_TIMEOUT` and its connection is closed, whoever was reading the body (Connexion
 renders the problem itself; Engine.IO's reads and the chunked read here are answered by
-`BodyDeadline`). How long the headers may take is bounded by the server (impl.serving).
+`BodyDeadline`). How long the headers may take is bounded by the server (impl.web.serving).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.errors import PayloadTooLarge, RequestTimeout, send_problem
+from impl.errors import PayloadTooLarge, RequestTimeout
+from impl.web.problems import send_problem
 
 MULTIPART_ALLOWANCE = 64 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}

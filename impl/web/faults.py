@@ -18,16 +18,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.errors import (
-    ApiError,
-    BadGateway,
-    GatewayTimeout,
-    RateLimited,
-    StoreUnavailable,
-    send_problem,
-)
-from impl.operations import Operations, is_dev_path
+from impl.errors import ApiError, BadGateway, GatewayTimeout, RateLimited, StoreUnavailable
 from impl.settings import Settings
+from impl.web.operations import Operations, is_dev_path
+from impl.web.problems import send_problem
 
 FAULT_STATUSES = (429, 500, 502, 503, 504)
 # A client honouring an injected 429 retries soon, so UI tests of the retry path stay fast.

@@ -25,9 +25,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from impl.redisguard import CircuitBreaker, RedisUnavailable
+from impl.realtime.redis_guard import CircuitBreaker, RedisUnavailable
 
-log = logging.getLogger("impl.presence")
+log = logging.getLogger("impl.realtime.presence")
 
 
 class Presence(Protocol):

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from bson import ObjectId
 
-from impl.access import member_chat
 from impl.auth import SANDBOX_CLAIM, active_user, claims_of
-from impl.context import Services
-from impl.effects import Emit, chat_room, user_room
+from impl.domain.access import member_chat
+from impl.domain.effects import Emit, chat_room, user_room
 from impl.errors import ApiError, RateLimited, Unauthorized, ValidationFailed
+from impl.services import Services
 from impl.store import parse_id
 
 if TYPE_CHECKING:
-    from impl.sandboxes import Sandboxes
+    from impl.web.sandboxes import Sandboxes
 
-log = logging.getLogger("impl.sockets")
+log = logging.getLogger("impl.realtime.sockets")
 
 NAMESPACE = "/"
 MAX_PAYLOAD_BYTES = 16 * 1024

@@ -1,66 +1,27 @@
-"""Side effects that follow a stored write, and the only place that emits Socket.IO events.
+"""The only place that emits Socket.IO events: runs the effects a stored write queued.
 
-Domain functions never talk to sockets: they append effects to the `Caller`, and the
-request runs them after the write is stored, in order. `EffectRunner` holds the
-Socket.IO server; every server-to-client event of asyncapi.yaml leaves through `emit`.
+`EffectRunner` holds the Socket.IO server; every server-to-client event of asyncapi.yaml
+leaves through `emit`, in the order the domain queued it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
-from impl.presence import Presence
+from impl.domain.effects import DisconnectUser, Effect, Emit, LeaveRoom, NotifyOffline, user_room
+from impl.realtime.presence import Presence
 
-log = logging.getLogger("impl.effects")
+log = logging.getLogger("impl.realtime.emit")
 
-
-@dataclass(frozen=True)
-class Emit:
-    room: str
-    event: str
-    payload: dict[str, Any]
-    skip_sid: str | list[str] | None = None
-
-
-@dataclass(frozen=True)
-class LeaveRoom:
-    user_id: str
-    room: str
-
-
-@dataclass(frozen=True)
-class DisconnectUser:
-    user_id: str
-
-
-@dataclass(frozen=True)
-class NotifyOffline:
-    """Give each of `user_ids` without a connected socket a notification."""
-
-    chat_id: str
-    message_id: str
-    user_ids: tuple[str, ...]
-
-
-Effect = Emit | LeaveRoom | DisconnectUser | NotifyOffline
 Notifier = Callable[[NotifyOffline, set[str]], Awaitable[None]]
 
 # Tests register a listener to check every emitted payload against asyncapi.yaml.
 EmitListener = Callable[[str, dict[str, Any]], None]
 emit_listeners: list[EmitListener] = []
-
-
-def chat_room(chat_id: object) -> str:
-    return f"chat-{chat_id}"
-
-
-def user_room(user_id: object) -> str:
-    return f"user-{user_id}"
 
 
 class EffectRunner:

@@ -2,7 +2,7 @@
 and the contract-testing kit: sandboxes, injected faults, the request journal.
 
 They exist with the embedded store (or with `--dev`); otherwise every dev path is 404.
-Each works in the request's sandbox (impl.sandboxes): the `Services` it is handed are
+Each works in the request's sandbox (impl.web.sandboxes): the `Services` it is handed are
 that sandbox's. `seed_demo` fills an empty embedded store with the demo cast `serve` prints.
 """
 
@@ -14,17 +14,17 @@ from bson import ObjectId
 
 from impl.auth import issue_token
 from impl.clock import isoformat
-from impl.context import Services
-from impl.effects import DisconnectUser, Effect
+from impl.domain.effects import DisconnectUser, Effect
+from impl.domain.input_rules import clean_text
+from impl.domain.presenters import user_view
 from impl.errors import NotFound, ValidationFailed, shorten
-from impl.faults import Fault
-from impl.limits import clean_text
 from impl.reply import Reply
+from impl.services import Services
 from impl.store import Doc, parse_id
-from impl.views import user_view
+from impl.web.faults import Fault
 
 if TYPE_CHECKING:
-    from impl.sandboxes import Sandbox, Sandboxes
+    from impl.web.sandboxes import Sandbox, Sandboxes
 
 # Fixed ids, so that `python -m impl token <id>` works for them on any embedded server.
 DEMO_CAST = (

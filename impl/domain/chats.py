@@ -1,7 +1,7 @@
 """Conversation rules: who may be in a chat, dedupe of direct and purchase chats, the
 support pool, listing with unread counts, per-user archive, group membership changes.
 
-Unread counts live on the chat document; `impl.unread` says how they stay exact.
+Unread counts live on the chat document; `impl.domain.unread` says how they stay exact.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl import events, messages, ratelimit, unread
-from impl.access import load_member_chat, member_or_admin_chat
-from impl.context import Caller
-from impl.effects import Emit, LeaveRoom, chat_room, user_room
+from impl.domain import event_log, messages, rate_limits, unread
+from impl.domain.access import load_member_chat, member_or_admin_chat
+from impl.domain.effects import Emit, LeaveRoom, chat_room, user_room
+from impl.domain.input_rules import clean_text
+from impl.domain.presenters import chat_view, pagination, user_summary
 from impl.errors import Forbidden, NotFound, ValidationFailed
-from impl.limits import clean_text
 from impl.reply import Reply
+from impl.services import Caller
 from impl.store import Doc, parse_id
-from impl.views import chat_view, pagination, user_summary
 
 SUPPORT_ROLES = ("support", "admin")
 
@@ -60,7 +60,7 @@ def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Reply:
         existing = caller.store.chats.find_deduplicated(doc["dedupeKey"])
         if existing is not None:
             return Reply({"chat": view_for(caller, existing)}, 200)
-    allowance = ratelimit.reserve(caller, ratelimit.CHATS)
+    allowance = rate_limits.reserve(caller, rate_limits.CHATS)
     try:
         if deduplicated:
             stored, created = caller.store.chats.add_or_get(doc)
@@ -68,10 +68,10 @@ def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Reply:
             caller.store.chats.add(doc)
             stored, created = doc, True
     except BaseException:
-        ratelimit.release(caller, allowance)
+        rate_limits.release(caller, allowance)
         raise
     if not created:  # a concurrent request stored it first
-        ratelimit.release(caller, allowance)
+        rate_limits.release(caller, allowance)
     return Reply({"chat": view_for(caller, stored)}, 201 if created else 200)
 
 
@@ -117,11 +117,11 @@ def create_support(caller: Caller, body: dict[str, Any] | None) -> Reply:
     if "initialMessage" not in body:
         return _stored(caller, doc)
     draft = messages.draft(caller, doc, {"content": body["initialMessage"]})
-    allowance = ratelimit.reserve(caller)
+    allowance = rate_limits.reserve(caller)
     try:
         reply = _stored(caller, doc)
     except BaseException:
-        ratelimit.release(caller, allowance)
+        rate_limits.release(caller, allowance)
         raise
     messages.store_new(caller, doc, draft, allowance)
     return Reply({"chat": view_for(caller, caller.store.chats.get(doc["_id"]))}, reply.status)
@@ -187,7 +187,7 @@ def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply
         raise ValidationFailed("that user is already a participant", code="ALREADY_PARTICIPANT")
     chat = added
     as_seen_by_new_user = view_for(caller, chat, viewer=user_id)
-    payload = events.record(
+    payload = event_log.record(
         caller,
         chat["_id"],
         "participants-added",
@@ -207,7 +207,9 @@ def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> Rep
     if removed is None:
         raise NotFound("that user is not a participant of this chat")
     removal = {"userId": user_id}
-    events.record(caller, chat["_id"], "participant-removed", removal, at=now, seq=removed["seq"])
+    event_log.record(
+        caller, chat["_id"], "participant-removed", removal, at=now, seq=removed["seq"]
+    )
     caller.effects.append(LeaveRoom(str(user_id), chat_room(chat["_id"])))
     return Reply({"chat": view_for(caller, removed)})
 

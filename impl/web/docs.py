@@ -36,12 +36,12 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from impl.errors import DEFAULT_CODES, PROBLEM_JSON, problem_body
-from impl.resources import GENERATED_DIR, NOTEBOOKS_DIR
+from impl.resources import GENERATED_DIR, NOTEBOOKS_DIR, STATIC_DIR
 from impl.settings import Settings
 from impl.specs import ASYNCAPI, OPENAPI, ServedSpecs, served_specs
+from impl.web.problems import DEFAULT_CODES, PROBLEM_JSON, problem_body
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = STATIC_DIR
 TITLE = "Marketplace Chat API"
 
 DOCS_PREFIXES = (

@@ -11,8 +11,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl import unread
 from impl.clock import isoformat
+from impl.domain import unread
 from impl.store import Doc
 
 CHAT_FIELDS = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from impl.context import Caller
 from impl.errors import not_participant
+from impl.services import Caller
 from impl.store import Doc, Store, parse_id
 
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.settings import Settings
 
-log = logging.getLogger("impl.origins")
+log = logging.getLogger("impl.web.origins")
 
 OriginRule = Callable[[str], bool]
 

@@ -26,13 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.auth import claims_of
 from impl.clock import Clock, isoformat
-from impl.context import noted_user
-from impl.earlyauth import bearer_token
+from impl.domain.input_rules import BODY_MAX_DEPTH
 from impl.errors import Unauthorized
-from impl.faults import FAULTED
-from impl.limits import BODY_MAX_DEPTH
-from impl.operations import Operations, is_dev_path
+from impl.services import noted_user
 from impl.settings import Settings
+from impl.web.early_auth import bearer_token
+from impl.web.faults import FAULTED
+from impl.web.operations import Operations, is_dev_path
 
 CAPACITY = 1000
 BODY_LIMIT = 16 * 1024

@@ -12,7 +12,7 @@
                              waits for requests, not long-polls
     server_for(app, ...)     the configured server; `.run(sockets=[sock])` serves until a signal
 
-Body read time and body size are bounded inside the app (impl.bodylimit).
+Body read time and body size are bounded inside the app (impl.web.body_limits).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from impl.app import ChatApp
-from impl.errors import PROBLEM_JSON, problem_body
 from impl.settings import Settings
+from impl.web.problems import PROBLEM_JSON, problem_body
 
 # In-flight REST requests may finish within this after a stop; sockets are closed at once.
 GRACEFUL_SHUTDOWN_S = 10
