@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -77,15 +78,25 @@ def _npm() -> list[str]:
 
 
 def _fetch_tarball(version: str, integrity: str) -> bytes:
-    """The renderer's npm tarball, checked against the lock file's digest."""
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [*_npm(), "pack", f"{RENDERER}@{version}", "--pack-destination", tmp]
-        command += ["--silent", "--no-audit", "--no-fund"]
-        done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, check=False)  # noqa: S603
-        tarballs = list(Path(tmp).glob("*.tgz"))
-        if done.returncode != 0 or len(tarballs) != 1:
-            raise BuildError(f"npm pack {RENDERER}@{version} failed: {done.stderr.strip()}")
-        data = tarballs[0].read_bytes()
+    """The renderer's npm tarball, checked against the lock file's digest.
+
+    Tried three times: a registry that drops one connection, or another npm using the same
+    cache at that moment, must not fail an install."""
+    problem = ""
+    for attempt in range(3):
+        if attempt:
+            time.sleep(2 * attempt)
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [*_npm(), "pack", f"{RENDERER}@{version}", "--pack-destination", tmp]
+            command += ["--loglevel=error", "--no-audit", "--no-fund"]
+            done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, check=False)  # noqa: S603
+            tarballs = list(Path(tmp).glob("*.tgz"))
+            if done.returncode == 0 and len(tarballs) == 1:
+                data = tarballs[0].read_bytes()
+                break
+            problem = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+    else:
+        raise BuildError(f"npm pack {RENDERER}@{version} failed three times: {problem}")
     algorithm, _, expected = integrity.partition("-")
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:
