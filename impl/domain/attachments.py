@@ -47,6 +47,7 @@ HTML_SIGNS = (
 )
 TEXT_CONTROLS_ALLOWED = {"\t", "\n", "\r", "\f"}
 UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*&;`$\']')
+# our own bound (the spec sets none): a stored name stays readable in Content-Disposition
 FILENAME_MAX_LENGTH = 200
 
 
@@ -165,8 +166,7 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> mes
 
 @dataclass(frozen=True)
 class Download:
-    """An attachment a participant may read; stored files never change, so `file_id`
-    identifies its bytes."""
+    """An attachment of the chat, read by one of its participants."""
 
     file_id: ObjectId
     file: StoredFile
