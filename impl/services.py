@@ -1,10 +1,10 @@
-"""What a request works with: the app's services and the authenticated caller.
+"""What a request works with: the app's services and the call it makes into the domain.
 
 `Services` is built once per app by the composition root; `current_services()` finds the
 one serving the running request (set by the outer ASGI wrapper), so two apps can live in
-one process (the scale-out test does). Every domain function takes a `Call` first (a
-`Caller`, the authenticated user's, for everything outside the dev tag), which collects
-the side effects (events, room changes) that run once the write is stored.
+one process (the scale-out test does). Every domain function a handler calls takes a
+`Call` first (a `Caller`, the authenticated user's, for everything outside the dev tag),
+which collects the side effects (events, room changes) that run once the write is stored.
 """
 
 from __future__ import annotations
