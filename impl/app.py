@@ -129,7 +129,6 @@ class ChatApp:
     sio: socketio.AsyncServer
     sockets: ChatSockets
     connexion_app: connexion.AsyncApp
-    sandboxes: Sandboxes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -261,7 +260,7 @@ def create_app(
     guarded = SocketOrigins(combined, allowed, path="/" + SOCKETIO_PATH)
     docs_app = docs.create_docs_app(settings, served)
     outer = _Outer(BodyDeadline(guarded, settings.body_timeout_seconds), docs_app, services)
-    return ChatApp(outer, services, sio, sockets, rest, sandboxes)
+    return ChatApp(outer, services, sio, sockets, rest)
 
 
 def _services(

@@ -10,7 +10,7 @@
     ├── Gone                  410 RESYNC_REQUIRED
     ├── PayloadTooLarge       413 PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
     ├── UnsupportedMediaType  415 UNSUPPORTED_MEDIA_TYPE / UNSUPPORTED_FILE_TYPE
-    ├── RateLimited           429 RATE_LIMITED, with Retry-After
+    ├── RateLimited           429 RATE_LIMITED, with Retry-After and `rate_limit_headers`
     ├── StoreUnavailable      503 STORE_UNAVAILABLE, with Retry-After
     ├── BadGateway            502 BAD_GATEWAY (injected by a dev fault only)
     └── GatewayTimeout        504 GATEWAY_TIMEOUT (injected by a dev fault only)
@@ -22,7 +22,7 @@ other exception) into the contract's problem document.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from connexion.exceptions import ProblemException
 
@@ -124,6 +124,28 @@ class GatewayTimeout(ApiError):
 
     status_code_default = 504
     code_default = "GATEWAY_TIMEOUT"
+
+
+class RateLimitLeft(Protocol):
+    """What is left of a rate limit (`impl.domain.rate_limits.Allowance`)."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def remaining(self) -> int: ...
+
+    @property
+    def reset_seconds(self) -> int: ...
+
+
+def rate_limit_headers(left: RateLimitLeft) -> dict[str, str]:
+    """`X-RateLimit-*`, which every answer of a send carries (its refusals too), and a 429."""
+    return {
+        "X-RateLimit-Limit": str(left.limit),
+        "X-RateLimit-Remaining": str(left.remaining),
+        "X-RateLimit-Reset": str(left.reset_seconds),
+    }
 
 
 def not_participant() -> Forbidden:

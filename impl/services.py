@@ -1,9 +1,10 @@
-"""What a request works with: the app's services and the authenticated caller.
+"""What a request works with: the app's services and the call it makes into the domain.
 
 `Services` is built once per app by the composition root; `current_services()` finds the
 one serving the running request (set by the outer ASGI wrapper), so two apps can live in
-one process (the scale-out test does). `Caller` is handed to every domain function and
-collects the side effects (events, room changes) that run once the write is stored.
+one process (the scale-out test does). Every domain function a handler calls takes a
+`Call` first (a `Caller`, the authenticated user's, for everything outside the dev tag),
+which collects the side effects (events, room changes) that run once the write is stored.
 """
 
 from __future__ import annotations
@@ -89,19 +90,13 @@ def note_user(user_id: str) -> None:
 
 
 @dataclass
-class Caller:
+class Call:
+    """One call into the domain: the services of its sandbox, and the side effects it
+    queues. Dev operations take a bare `Call`: they have no user, being how users and
+    tokens are made."""
+
     services: Services
-    user: Doc
     effects: list[Effect] = field(default_factory=list)
-
-    @property
-    def id(self) -> ObjectId:
-        user_id: ObjectId = self.user["_id"]
-        return user_id
-
-    @property
-    def is_admin(self) -> bool:
-        return bool(self.user.get("role") == "admin")
 
     @property
     def store(self) -> Store:
@@ -114,3 +109,19 @@ class Caller:
     @property
     def clock(self) -> Clock:
         return self.services.clock
+
+
+@dataclass
+class Caller(Call):
+    """A call made by an authenticated user."""
+
+    user: Doc = field(kw_only=True)
+
+    @property
+    def id(self) -> ObjectId:
+        user_id: ObjectId = self.user["_id"]
+        return user_id
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.get("role") == "admin")

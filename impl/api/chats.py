@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl.api import Response, invoke
+from impl.api import Envelope, Response, invoke, ok
 from impl.domain import chats
 
 
+def opened(result: chats.Opened) -> Envelope:
+    """201 for a chat this call created, 200 for one that already existed."""
+    return ok({"chat": result.chat}, 201 if result.created else 200)
+
+
 async def create_chat(body: dict[str, Any]) -> Response:
-    return await invoke(chats.create, body)
+    return await invoke(chats.create, body, answer=opened)
 
 
 async def list_chats(
@@ -19,11 +24,11 @@ async def list_chats(
 
 
 async def create_purchase_request_chat(body: dict[str, Any]) -> Response:
-    return await invoke(chats.create_for_purchase, body)
+    return await invoke(chats.create_for_purchase, body, answer=opened)
 
 
 async def create_support_chat(body: dict[str, Any] | None = None) -> Response:
-    return await invoke(chats.create_support, body)
+    return await invoke(chats.create_support, body, answer=opened)
 
 
 async def get_chat_stats() -> Response:

@@ -1,104 +1,61 @@
 """Handlers of the `dev` tag (no bearer token: they are how tokens are made).
 
-Each works in the sandbox `X-Chat-Sandbox` names (impl.web.sandboxes binds its services)."""
+Each works in the sandbox `X-Chat-Sandbox` names (impl.web.sandboxes binds its services):
+users and the clock through the domain (`impl.domain.dev`), the rest of the
+contract-testing kit through `impl.web.dev_kit`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from impl.api import Response, respond
+from impl.api import Response, created, invoke_dev
 from impl.domain import dev
-from impl.domain.effects import DisconnectUser, Effect
-from impl.reply import Reply
-from impl.services import Services, current_services
-from impl.web.sandboxes import DEFAULT, Sandboxes, current_sandbox, current_sandboxes
+from impl.web import dev_kit
 
 
 async def create_dev_user(body: dict[str, Any]) -> Response:
-    services = current_services()
-    return respond(await services.run(dev.create_user, services, body))
+    return await invoke_dev(dev.create_user, body, answer=created)
 
 
 async def update_dev_user(id_: str, body: dict[str, Any]) -> Response:
-    services = current_services()
-    effects: list[Effect] = []
-    reply = await services.run(dev.update_user, services, id_, body, effects)
-    await services.effects.run(effects)
-    return respond(reply)
+    return await invoke_dev(dev.update_user, id_, body)
 
 
 async def advance_dev_clock(body: dict[str, Any]) -> Response:
-    services = current_services()
-    return respond(await services.run(dev.advance_clock, services, body))
+    return await invoke_dev(dev.advance_clock, body)
 
 
 async def reset_dev_store() -> Response:
-    services = current_services()
-    reply = await services.run(dev.reset, services)
-    current_sandbox().clear()
-    return respond(reply)
-
-
-def _kit() -> tuple[Services, Sandboxes]:
-    """The request's services and the sandboxes; 404 first when dev endpoints are off
-    (then no sandbox layer runs at all)."""
-    services = current_services()
-    dev.require_dev(services)
-    return services, current_sandboxes()
+    return await invoke_dev(dev_kit.reset)
 
 
 async def list_dev_sandboxes() -> Response:
-    services, sandboxes = _kit()
-    return respond(dev.list_sandboxes(services, sandboxes))
+    return await invoke_dev(dev_kit.list_sandboxes)
 
 
 async def delete_dev_sandbox(name: str) -> Response:
-    services, sandboxes = _kit()
-    doomed = sandboxes.get(name)
-    if doomed is not None and name != DEFAULT:
-        await _disconnect(doomed.services, None)
-    sandbox = await services.run(sandboxes.remove, name)
-    return respond(Reply({"name": sandbox.name}))
+    return await invoke_dev(dev_kit.remove_sandbox, name)
 
 
 async def create_dev_fault(body: dict[str, Any]) -> Response:
-    services, sandboxes = _kit()
-    return respond(dev.add_fault(services, sandboxes, body))
+    return await invoke_dev(dev_kit.add_fault, body, answer=created)
 
 
 async def list_dev_faults() -> Response:
-    services, _ = _kit()
-    return respond(dev.list_faults(services, current_sandbox()))
+    return await invoke_dev(dev_kit.list_faults)
 
 
 async def clear_dev_faults() -> Response:
-    services, _ = _kit()
-    return respond(dev.clear_faults(services, current_sandbox()))
+    return await invoke_dev(dev_kit.clear_faults)
 
 
 async def disconnect_dev_sockets(body: dict[str, Any] | None = None) -> Response:
-    services, _ = _kit()
-    count = await _disconnect(services, (body or {}).get("userId"))
-    return respond(Reply({"disconnected": count}))
+    return await invoke_dev(dev_kit.disconnect_sockets, body)
 
 
 async def list_dev_requests(operation_id: str | None = None, limit: int = 100) -> Response:
-    services, sandboxes = _kit()
-    return respond(dev.list_requests(services, sandboxes, operation_id, limit))
+    return await invoke_dev(dev_kit.list_requests, operation_id, limit)
 
 
 async def clear_dev_requests() -> Response:
-    services, _ = _kit()
-    return respond(dev.clear_requests(services, current_sandbox()))
-
-
-async def _disconnect(services: Services, user_id: str | None) -> int:
-    """Drop the sockets of one user of the sandbox, or of all its users; how many."""
-    user_ids = await services.run(dev.users_to_disconnect, services, user_id)
-    count = 0
-    for uid in user_ids:
-        sids = await services.effects.sockets_of(uid)
-        count += len(sids)
-        if sids:
-            await services.effects.run([DisconnectUser(uid)])
-    return count
+    return await invoke_dev(dev_kit.clear_requests)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from impl.api import Response, invoke
+from impl.api import Envelope, Response, invoke, ok
 from impl.domain import attachments, messages
+from impl.errors import rate_limit_headers
+
+
+def sent(result: messages.Sent) -> Envelope:
+    """201 for a new message, 200 for the original of a retry; with the allowance left."""
+    status = 201 if result.created else 200
+    return ok({"message": result.message}, status, rate_limit_headers(result.allowance))
 
 
 async def list_messages(
@@ -15,12 +22,12 @@ async def list_messages(
 
 
 async def send_message(id_: str, body: dict[str, Any]) -> Response:
-    return await invoke(messages.send, id_, body)
+    return await invoke(messages.send, id_, body, answer=sent)
 
 
 async def send_file_message(id_: str, body: dict[str, Any], file: Any = None) -> Response:
     try:
-        return await invoke(attachments.send, id_, body, file)
+        return await invoke(attachments.send, id_, body, file, answer=sent)
     finally:
         if hasattr(file, "close"):  # the upload's spooled file: nothing else closes it
             await file.close()

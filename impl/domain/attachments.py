@@ -1,9 +1,9 @@
 """File messages: the upload's type decided from its bytes, its name made safe, its bytes
 streamed into GridFS, and the download served only to participants.
 
-The request body was already bounded by `bodylimit` (Content-Length preflight and a byte
-count while reading), so the spooled upload is at most the limit plus the multipart
-envelope; here the file itself is held to `max_upload_bytes`.
+The request body was already bounded by `impl.web.body_limits.BodyLimit` (Content-Length
+preflight and a byte count while reading), so the spooled upload is at most the limit
+plus the multipart envelope; here the file itself is held to `max_upload_bytes`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import quote
 
 import filetype
+from bson import ObjectId
 
 from impl.domain import messages, rate_limits
 from impl.domain.access import load_member_chat
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from impl.reply import Reply
 from impl.services import Caller
 from impl.store import Doc, parse_id
+from impl.store.gridfs import StoredFile
 
 CHUNK = 256 * 1024
 SNIFF_BYTES = 512
@@ -47,6 +47,8 @@ HTML_SIGNS = (
 )
 TEXT_CONTROLS_ALLOWED = {"\t", "\n", "\r", "\f"}
 UNSAFE_NAME_CHARS = re.compile(r'[<>:"/\\|?*&;`$\']')
+# our own bound (the spec sets none): a stored name stays readable in Content-Disposition
+FILENAME_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def safe_filename(raw: str | None) -> str:
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
-    return name[:200] or "file"
+    return name[:FILENAME_MAX_LENGTH] or "file"
 
 
 def sniff(head: bytes, stream: IO[bytes]) -> str | None:
@@ -131,7 +133,7 @@ def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[s
 
 
 @messages.reporting_allowance
-def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Reply:
+def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> messages.Sent:
     chat = load_member_chat(caller, chat_id)
     if upload is None or not hasattr(upload, "file"):
         raise ValidationFailed("the form field 'file' must hold a file")
@@ -151,33 +153,26 @@ def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> Rep
     try:
         attachment = _store_bytes(caller, chat, upload, meta)
         pending.attachments = [attachment]
-        reply = messages.store_new(caller, chat, pending, allowance)
+        sent = messages.store_new(caller, chat, pending, allowance)
     except BaseException:
         rate_limits.release(caller, allowance)
         if attachment is not None:
             caller.store.files.remove([attachment["fileId"]])
         raise
-    if reply.status != 201:  # a concurrent retry stored the same message first
+    if not sent.created:  # a concurrent retry stored the same message first
         caller.store.files.remove([attachment["fileId"]])
-    return reply
+    return sent
 
 
 @dataclass(frozen=True)
 class Download:
-    content: bytes | None
-    headers: dict[str, str]
-    media_type: str
+    """An attachment of the chat, read by one of its participants."""
+
+    file_id: ObjectId
+    file: StoredFile
 
 
-def content_disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
-    value = f'attachment; filename="{ascii_name}"'
-    if ascii_name != filename:
-        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
-    return value
-
-
-def download(caller: Caller, chat_id: str, file_id: str, if_none_match: str | None) -> Download:
+def download(caller: Caller, chat_id: str, file_id: str) -> Download:
     chat = load_member_chat(caller, chat_id)
     oid = parse_id(file_id, "fileId")
     # a file outlives neither its message's delete nor a failed send: it exists only
@@ -185,13 +180,4 @@ def download(caller: Caller, chat_id: str, file_id: str, if_none_match: str | No
     stored = caller.store.files.read_in_chat(chat["_id"], oid)
     if stored is None:
         raise NotFound("attachment not found")
-    etag = f'"{oid}"'  # stored files never change, so the id identifies the bytes
-    headers = {
-        "ETag": etag,
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": content_disposition(stored.filename),
-        "Cache-Control": "private, no-cache",
-    }
-    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Download(None, headers, stored.mime_type)
-    return Download(stored.content, headers, stored.mime_type)
+    return Download(oid, stored)

@@ -6,6 +6,7 @@ Unread counts live on the chat document; `impl.domain.unread` says how they stay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
@@ -16,11 +17,19 @@ from impl.domain.effects import Emit, LeaveRoom, chat_room, user_room
 from impl.domain.input_rules import clean_text
 from impl.domain.presenters import chat_view, pagination, user_summary
 from impl.errors import Forbidden, NotFound, ValidationFailed
-from impl.reply import Reply
 from impl.services import Caller
 from impl.store import Doc, parse_id
 
 SUPPORT_ROLES = ("support", "admin")
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A chat asked for: `created` by this call, or one that already existed (a direct or
+    purchase chat is one per set of people, so asking again finds it)."""
+
+    chat: dict[str, Any]
+    created: bool
 
 
 def view_for(caller: Caller, chat: Doc, viewer: ObjectId | None = None) -> dict[str, Any]:
@@ -53,13 +62,13 @@ def _require_users(caller: Caller, user_ids: list[ObjectId]) -> None:
         raise NotFound(f"user not found: {', '.join(str(u) for u in missing[:5])}")
 
 
-def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Reply:
+def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Opened:
     """Store a new chat, taking one from the caller's allowance; a deduplicated chat that
-    already exists is returned (200) and uses none."""
+    already exists is returned and uses none."""
     if deduplicated:
         existing = caller.store.chats.find_deduplicated(doc["dedupeKey"])
         if existing is not None:
-            return Reply({"chat": view_for(caller, existing)}, 200)
+            return Opened(view_for(caller, existing), created=False)
     allowance = rate_limits.reserve(caller, rate_limits.CHATS)
     try:
         if deduplicated:
@@ -72,10 +81,10 @@ def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Reply:
         raise
     if not created:  # a concurrent request stored it first
         rate_limits.release(caller, allowance)
-    return Reply({"chat": view_for(caller, stored)}, 201 if created else 200)
+    return Opened(view_for(caller, stored), created)
 
 
-def create(caller: Caller, body: dict[str, Any]) -> Reply:
+def create(caller: Caller, body: dict[str, Any]) -> Opened:
     others = [parse_id(p, "participant id") for p in body["participantIds"]]
     participants = list(dict.fromkeys([caller.id, *others]))
     kind = body.get("type", "direct")
@@ -83,7 +92,7 @@ def create(caller: Caller, body: dict[str, Any]) -> Reply:
         raise ValidationFailed("a chat needs at least two distinct participants")
     if kind == "direct" and len(participants) != 2:
         raise ValidationFailed("a direct chat has exactly two participants")
-    title = clean_text(body["title"], 200, "title") if "title" in body else None
+    title = clean_text(body["title"], "title") if "title" in body else None
     _require_users(caller, participants)
     doc = _new_chat(caller, kind, participants, title=title, metadata=body.get("metadata"))
     if kind == "group":
@@ -92,7 +101,7 @@ def create(caller: Caller, body: dict[str, Any]) -> Reply:
     return _stored(caller, doc, deduplicated=True)
 
 
-def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Reply:
+def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Opened:
     seller = parse_id(body["sellerId"], "sellerId")
     request_id = parse_id(body["purchaseRequestId"], "purchaseRequestId")
     if seller == caller.id:
@@ -109,9 +118,9 @@ def create_for_purchase(caller: Caller, body: dict[str, Any]) -> Reply:
     return _stored(caller, doc, deduplicated=True)
 
 
-def create_support(caller: Caller, body: dict[str, Any] | None) -> Reply:
+def create_support(caller: Caller, body: dict[str, Any] | None) -> Opened:
     body = body or {}
-    subject = clean_text(body["subject"], 200, "subject") if "subject" in body else None
+    subject = clean_text(body["subject"], "subject") if "subject" in body else None
     pool = caller.store.users.active_with_roles(SUPPORT_ROLES, exclude=caller.id)
     doc = _new_chat(caller, "support", [caller.id, *pool], title=subject or "Support request")
     if "initialMessage" not in body:
@@ -119,44 +128,44 @@ def create_support(caller: Caller, body: dict[str, Any] | None) -> Reply:
     draft = messages.draft(caller, doc, {"content": body["initialMessage"]})
     allowance = rate_limits.reserve(caller)
     try:
-        reply = _stored(caller, doc)
+        opened = _stored(caller, doc)
     except BaseException:
         rate_limits.release(caller, allowance)
         raise
     messages.store_new(caller, doc, draft, allowance)
-    return Reply({"chat": view_for(caller, caller.store.chats.get(doc["_id"]))}, reply.status)
+    return Opened(view_for(caller, caller.store.chats.get(doc["_id"])), opened.created)
 
 
-def list_for(caller: Caller, page: int, limit: int, kind: str | None, archived: bool) -> Reply:
+def list_for(
+    caller: Caller, page: int, limit: int, kind: str | None, archived: bool
+) -> dict[str, Any]:
     skip = (page - 1) * limit
     total, found = caller.store.chats.page_for(caller.id, kind, archived, skip, limit)
     chats = [chat_view(c, caller.id) for c in found]
-    return Reply({"chats": chats, "pagination": pagination(page, limit, total)})
+    return {"chats": chats, "pagination": pagination(page, limit, total)}
 
 
-def stats(caller: Caller) -> Reply:
+def stats(caller: Caller) -> dict[str, int]:
     mine = caller.store.chats.all_of(caller.id)
     total_messages = sum(c.get("messageCount", 0) - c.get("deletedCount", 0) for c in mine)
-    return Reply(
-        {
-            "totalChats": len(mine),
-            "archivedChats": sum(caller.id in c.get("archivedBy", []) for c in mine),
-            "totalMessages": total_messages,
-            "totalUnread": sum(unread.of(c, caller.id) for c in mine),
-        }
-    )
+    return {
+        "totalChats": len(mine),
+        "archivedChats": sum(caller.id in c.get("archivedBy", []) for c in mine),
+        "totalMessages": total_messages,
+        "totalUnread": sum(unread.of(c, caller.id) for c in mine),
+    }
 
 
-def info(caller: Caller, chat_id: str) -> Reply:
+def info(caller: Caller, chat_id: str) -> dict[str, Any]:
     chat = load_member_chat(caller, chat_id)
     users = caller.store.users.by_ids(chat["participants"])
     view = view_for(caller, chat)
     view["participants"] = [user_summary(users[p]) for p in chat["participants"] if p in users]
     view["unreadCounts"] = {str(p): unread.of(chat, p) for p in chat["participants"]}
-    return Reply({"chat": view})
+    return {"chat": view}
 
 
-def archive(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
+def archive(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
     chat = load_member_chat(caller, chat_id)
     wanted = (body or {}).get("archived")
     chats = caller.store.chats
@@ -164,7 +173,7 @@ def archive(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
         wanted = chats.toggle_archived(chat["_id"], caller.id)
     else:
         chats.set_archived(chat["_id"], caller.id, wanted)
-    return Reply({"archived": wanted, "chat": view_for(caller, chats.get(chat["_id"]))})
+    return {"archived": wanted, "chat": view_for(caller, chats.get(chat["_id"]))}
 
 
 def _managed_group(caller: Caller, chat_id: str) -> Doc:
@@ -176,7 +185,7 @@ def _managed_group(caller: Caller, chat_id: str) -> Doc:
     return chat
 
 
-def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply:
+def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> dict[str, Any]:
     chat = _managed_group(caller, chat_id)
     user_id = parse_id(body["userId"], "userId")
     _require_users(caller, [user_id])
@@ -196,10 +205,10 @@ def add_participant(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply
         seq=chat["seq"],
     )
     caller.effects.append(Emit(user_room(user_id), "participants-added", payload))
-    return Reply({"chat": view_for(caller, chat)})
+    return {"chat": view_for(caller, chat)}
 
 
-def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> Reply:
+def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> dict[str, Any]:
     chat = _managed_group(caller, chat_id)
     user_id = parse_id(participant_id, "participantId")
     now = caller.clock.now()
@@ -211,21 +220,19 @@ def remove_participant(caller: Caller, chat_id: str, participant_id: str) -> Rep
         caller, chat["_id"], "participant-removed", removal, at=now, seq=removed["seq"]
     )
     caller.effects.append(LeaveRoom(str(user_id), chat_room(chat["_id"])))
-    return Reply({"chat": view_for(caller, removed)})
+    return {"chat": view_for(caller, removed)}
 
 
-def config(caller: Caller) -> Reply:
+def config(caller: Caller) -> dict[str, Any]:
     s = caller.settings
-    return Reply(
-        {
-            "maxMessageLength": s.max_message_length,
-            "editWindowSeconds": s.edit_window_seconds,
-            "rateLimit": {
-                "messages": s.rate_limit,
-                "chats": s.chat_create_rate_limit,
-                "windowSeconds": s.rate_window_seconds,
-            },
-            "upload": {"maxBytes": s.max_upload_bytes, "mimeTypes": list(s.mime_types)},
-            "typing": {"throttleMs": s.typing_throttle_ms, "expiresInMs": s.typing_expires_ms},
-        }
-    )
+    return {
+        "maxMessageLength": s.max_message_length,
+        "editWindowSeconds": s.edit_window_seconds,
+        "rateLimit": {
+            "messages": s.rate_limit,
+            "chats": s.chat_create_rate_limit,
+            "windowSeconds": s.rate_window_seconds,
+        },
+        "upload": {"maxBytes": s.max_upload_bytes, "mimeTypes": list(s.mime_types)},
+        "typing": {"throttleMs": s.typing_throttle_ms, "expiresInMs": s.typing_expires_ms},
+    }

@@ -13,11 +13,11 @@ from typing import Any
 
 from bson import ObjectId
 
+from impl.domain.access import load_member_chat
 from impl.domain.effects import Emit, chat_room
 from impl.domain.presenters import jsonable
 from impl.errors import Gone
 from impl.services import Caller
-from impl.store import Doc
 
 REPLAYABLE = (
     "new-message",
@@ -63,7 +63,10 @@ def record(
     return body
 
 
-def replay(caller: Caller, chat: Doc, after_seq: int, limit: int) -> dict[str, Any]:
+def replay(caller: Caller, chat_id: str, after_seq: int, limit: int) -> dict[str, Any]:
+    """The chat's kept events after `after_seq`, oldest first, for one of its participants;
+    410 when some of them are no longer kept."""
+    chat = load_member_chat(caller, chat_id)
     store = caller.store.events
     latest = int(chat.get("seq", 0))
     horizon = caller.clock.now() - timedelta(seconds=caller.settings.event_retention_seconds)

@@ -99,9 +99,11 @@ def _check_keys(value: Any) -> None:
             _check_keys(item)
 
 
-def clean_text(text: str, max_length: int, what: str = "content") -> str:
-    """Trimmed text; 400 when blank or longer than `max_length` code points before trimming."""
-    if len(text) > max_length:
+def clean_text(text: str, what: str = "content", max_length: int | None = None) -> str:
+    """Trimmed text; 400 when it holds NUL, is blank, or is longer than `max_length` code
+    points before trimming. `max_length` is for limits that are settings; a fixed limit is
+    the spec's `maxLength`, which the validator has already enforced."""
+    if max_length is not None and len(text) > max_length:
         raise ValidationFailed(f"{what} is longer than {max_length} characters")
     if "\x00" in text:
         raise ValidationFailed(f"{what} may not contain NUL")

@@ -29,8 +29,7 @@ from impl.domain.effects import NotifyOffline
 from impl.domain.input_rules import clean_text
 from impl.domain.presenters import message_view, pagination
 from impl.domain.rate_limits import Allowance
-from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed
-from impl.reply import Reply
+from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed, rate_limit_headers
 from impl.services import Caller
 from impl.store import Doc, parse_id
 
@@ -55,6 +54,16 @@ class Draft:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A send's outcome: the message, whether this send stored it (False: a retry with the
+    same `clientMessageId` found the original), and the sender's allowance left."""
+
+    message: dict[str, Any]
+    created: bool
+    allowance: Allowance
+
+
 def _reply_target(caller: Caller, chat: Doc, raw: str | None) -> ObjectId | None:
     if raw is None:
         return None
@@ -74,7 +83,7 @@ def draft(caller: Caller, chat: Doc, body: dict[str, Any], allow_empty: bool = F
             raise ValidationFailed("content is too long")
         content = ""
     else:
-        content = clean_text(raw, caller.settings.max_message_length)
+        content = clean_text(raw, max_length=caller.settings.max_message_length)
     return Draft(
         content=content,
         kind=kind,
@@ -88,8 +97,8 @@ def _client_key(chat_id: ObjectId, sender: ObjectId, client_message_id: str) -> 
     return f"{chat_id}:{sender}:{client_message_id}"
 
 
-def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Reply | None:
-    """The reply to a retried send (same `clientMessageId`), or None for a new message."""
+def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Sent | None:
+    """The original of a retried send (same `clientMessageId`), or None for a new message."""
     if pending.client_message_id is None:
         return None
     key = _client_key(chat["_id"], caller.id, pending.client_message_id)
@@ -102,7 +111,7 @@ def find_retry(caller: Caller, chat: Doc, pending: Draft) -> Reply | None:
             code="IDEMPOTENCY_CONFLICT",
         )
     view = message_view(original, caller.settings.edit_window_seconds)
-    return Reply({"message": view}, 200, rate_limits.peek(caller).headers())
+    return Sent(view, created=False, allowance=rate_limits.peek(caller))
 
 
 def preview(doc: Doc) -> Doc:
@@ -112,7 +121,7 @@ def preview(doc: Doc) -> Doc:
     return summary
 
 
-def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Reply:
+def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Sent:
     """Store a checked message; a failure at any step gives back the allowance and undoes
     what was written (see the module docstring)."""
     try:
@@ -122,7 +131,7 @@ def store_new(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -
         raise
 
 
-def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Reply:
+def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> Sent:
     now = caller.clock.now()
     doc = _new_message(caller, chat, pending, now)
     if not caller.store.messages.record(doc):
@@ -142,7 +151,7 @@ def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> R
     others = tuple(str(p) for p in chat["participants"] if p != caller.id)
     if others:
         caller.effects.append(NotifyOffline(str(chat["_id"]), str(doc["_id"]), others))
-    return Reply({"message": view}, 201, allowance.headers())
+    return Sent(view, created=True, allowance=allowance)
 
 
 def _new_message(caller: Caller, chat: Doc, pending: Draft, now: datetime) -> Doc:
@@ -169,22 +178,22 @@ def _new_message(caller: Caller, chat: Doc, pending: Draft, now: datetime) -> Do
     return doc
 
 
-def reporting_allowance(send: Callable[..., Reply]) -> Callable[..., Reply]:
-    """Make every answer of a send carry the caller's `X-RateLimit-*`, refusals included."""
+def reporting_allowance(send: Callable[..., Sent]) -> Callable[..., Sent]:
+    """Make a send's refusals report the caller's allowance left, as its successes do."""
 
     @functools.wraps(send)
-    def wrapper(caller: Caller, *args: Any) -> Reply:
+    def wrapper(caller: Caller, *args: Any) -> Sent:
         try:
             return send(caller, *args)
         except ApiError as exc:
-            exc.headers = {**rate_limits.peek(caller).headers(), **(exc.headers or {})}
+            exc.headers = {**rate_limit_headers(rate_limits.peek(caller)), **(exc.headers or {})}
             raise
 
     return wrapper
 
 
 @reporting_allowance
-def send(caller: Caller, chat_id: str, body: dict[str, Any]) -> Reply:
+def send(caller: Caller, chat_id: str, body: dict[str, Any]) -> Sent:
     chat = load_member_chat(caller, chat_id)
     pending = draft(caller, chat, body)
     retry = find_retry(caller, chat, pending)
@@ -216,7 +225,9 @@ def _utc_within_range(moment: datetime) -> datetime:
         return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
-def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | None) -> Reply:
+def history(
+    caller: Caller, chat_id: str, page: int, limit: int, before: str | None
+) -> dict[str, Any]:
     chat = load_member_chat(caller, chat_id)
     store = caller.store.messages
     cursor, instant = _parse_before(caller, chat, before) if before else (None, None)
@@ -228,12 +239,10 @@ def history(caller: Caller, chat_id: str, page: int, limit: int, before: str | N
     else:  # a chat stored before the counter existed
         total = store.count_all(chat["_id"])
     window = caller.settings.edit_window_seconds
-    return Reply(
-        {
-            "messages": [message_view(m, window) for m in found],
-            "pagination": pagination(page, limit, total),
-        }
-    )
+    return {
+        "messages": [message_view(m, window) for m in found],
+        "pagination": pagination(page, limit, total),
+    }
 
 
 def _load_message(caller: Caller, chat: Doc, message_id: str) -> Doc:
@@ -244,7 +253,7 @@ def _refresh_preview(caller: Caller, message: Doc) -> None:
     caller.store.chats.refresh_preview(message["chatId"], message["_id"], preview(message))
 
 
-def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) -> Reply:
+def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) -> dict[str, Any]:
     chat = load_member_chat(caller, chat_id)
     message = _load_message(caller, chat, message_id)
     if message["senderId"] != caller.id:
@@ -255,17 +264,17 @@ def edit(caller: Caller, chat_id: str, message_id: str, body: dict[str, Any]) ->
     window = timedelta(seconds=caller.settings.edit_window_seconds)
     if now > as_utc(message["createdAt"]) + window:
         raise Forbidden("the edit window of this message has passed", code="EDIT_WINDOW_EXPIRED")
-    content = clean_text(body["content"], caller.settings.max_message_length)
+    content = clean_text(body["content"], max_length=caller.settings.max_message_length)
     if not caller.store.messages.edit(message["_id"], content, now):
         raise Conflict("a deleted message cannot be edited", code="MESSAGE_DELETED")
     message.update(content=content, editedAt=now)
     _refresh_preview(caller, message)
     view = message_view(message, caller.settings.edit_window_seconds)
     event_log.record(caller, chat["_id"], "message-edited", {"message": view}, at=now)
-    return Reply({"message": view})
+    return {"message": view}
 
 
-def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
+def delete(caller: Caller, chat_id: str, message_id: str) -> dict[str, Any]:
     chat = member_or_admin_chat(caller, chat_id)
     message = _load_message(caller, chat, message_id)
     if message["senderId"] != caller.id and not caller.is_admin:
@@ -282,23 +291,23 @@ def delete(caller: Caller, chat_id: str, message_id: str) -> Reply:
             event_log.record(caller, chat["_id"], "message-deleted", deleted, at=now)
         else:
             message = _load_message(caller, chat, message_id)
-    return Reply({"message": message_view(message, caller.settings.edit_window_seconds)})
+    return {"message": message_view(message, caller.settings.edit_window_seconds)}
 
 
 def attachment_file_ids(attachments: list[dict[str, Any]]) -> list[ObjectId]:
     return [a["fileId"] for a in attachments if isinstance(a.get("fileId"), ObjectId)]
 
 
-def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Reply:
+def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> dict[str, int]:
     chat = load_member_chat(caller, chat_id)
     wanted = [parse_id(m, "messageIds item") for m in (body or {}).get("messageIds") or []]
     unread_now = unread.of(chat, caller.id)
     if not wanted and unread_now == 0:
-        return Reply({"modifiedCount": 0})  # nothing unread: nothing to look at
+        return {"modifiedCount": 0}  # nothing unread: nothing to look at
     store = caller.store
     candidates = store.messages.unread_ids(chat["_id"], caller.id, wanted, unread_now)
     if not candidates:
-        return Reply({"modifiedCount": 0})
+        return {"modifiedCount": 0}
     now = caller.clock.now()
     newly_read = store.messages.mark_read(chat["_id"], caller.id, candidates, now)
     if newly_read:
@@ -310,4 +319,4 @@ def mark_read(caller: Caller, chat_id: str, body: dict[str, Any] | None) -> Repl
             {"userId": caller.id, "messageIds": candidates, "readAt": now},
             at=now,
         )
-    return Reply({"modifiedCount": newly_read})
+    return {"modifiedCount": newly_read}

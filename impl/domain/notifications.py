@@ -12,7 +12,6 @@ from bson import ObjectId
 
 from impl.domain.effects import NotifyOffline
 from impl.domain.presenters import notification_view, pagination
-from impl.reply import Reply
 from impl.services import Caller, Services
 from impl.store import parse_id
 
@@ -39,19 +38,17 @@ def _horizon(caller: Caller) -> datetime:
     return caller.clock.now() - timedelta(seconds=caller.settings.notification_retention_seconds)
 
 
-def list_for(caller: Caller, page: int, limit: int, unread: bool) -> Reply:
+def list_for(caller: Caller, page: int, limit: int, unread: bool) -> dict[str, Any]:
     skip = (page - 1) * limit
     store = caller.store.notifications
     total, found = store.page_for(caller.id, _horizon(caller), unread, skip, limit)
-    return Reply(
-        {
-            "notifications": [notification_view(n) for n in found],
-            "pagination": pagination(page, limit, total),
-        }
-    )
+    return {
+        "notifications": [notification_view(n) for n in found],
+        "pagination": pagination(page, limit, total),
+    }
 
 
-def mark_read(caller: Caller, body: dict[str, Any] | None) -> Reply:
+def mark_read(caller: Caller, body: dict[str, Any] | None) -> dict[str, int]:
     wanted = [parse_id(i, "ids item") for i in (body or {}).get("ids") or []]
     changed = caller.store.notifications.mark_read(caller.id, _horizon(caller), wanted)
-    return Reply({"modifiedCount": changed})
+    return {"modifiedCount": changed}

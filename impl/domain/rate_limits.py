@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from impl.clock import as_utc
-from impl.errors import RateLimited
+from impl.errors import RateLimited, rate_limit_headers
 from impl.services import Caller
 from impl.store import Doc
 
@@ -24,18 +24,15 @@ MESSAGES, CHATS = "messages", "chats"
 
 @dataclass(frozen=True)
 class Allowance:
+    """What is left of one kind of the caller's allowance: `remaining` of `limit` actions,
+    the oldest counted one leaving the window in `reset_seconds`."""
+
     kind: str
     limit: int
     remaining: int
     reset_seconds: int
+    # the stamp `reserve` took (what `release` gives back); None from `peek`
     stamp: datetime | None = None
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_seconds),
-        }
 
 
 def _limit(caller: Caller, kind: str) -> int:
@@ -79,7 +76,7 @@ def release(caller: Caller, allowance: Allowance) -> None:
 
 def _limited(allowance: Allowance) -> RateLimited:
     retry_after = max(allowance.reset_seconds, 1)
-    headers = {**allowance.headers(), "Retry-After": str(retry_after)}
+    headers = {**rate_limit_headers(allowance), "Retry-After": str(retry_after)}
     what = "messages" if allowance.kind == MESSAGES else "new chats"
     return RateLimited(
         f"at most {allowance.limit} {what} per window; retry in {retry_after} s",

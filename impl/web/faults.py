@@ -18,7 +18,15 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.errors import ApiError, BadGateway, GatewayTimeout, RateLimited, StoreUnavailable
+from impl.domain.rate_limits import MESSAGES, Allowance
+from impl.errors import (
+    ApiError,
+    BadGateway,
+    GatewayTimeout,
+    RateLimited,
+    StoreUnavailable,
+    rate_limit_headers,
+)
 from impl.settings import Settings
 from impl.web.operations import Operations, is_dev_path
 from impl.web.problems import send_problem
@@ -53,12 +61,8 @@ def fault_error(status: int, settings: Settings) -> ApiError:
     detail = "injected fault (POST /api/dev/faults)"
     if status == 429:
         retry = INJECTED_RETRY_AFTER_SECONDS
-        headers = {
-            "Retry-After": str(retry),
-            "X-RateLimit-Limit": str(settings.rate_limit),
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(retry),
-        }
+        spent = Allowance(MESSAGES, settings.rate_limit, remaining=0, reset_seconds=retry)
+        headers = {"Retry-After": str(retry), **rate_limit_headers(spent)}
         return RateLimited(detail, headers=headers, retryAfter=retry)
     if status == 503:
         retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)

@@ -107,10 +107,6 @@ class Sandboxes:
     def __len__(self) -> int:
         return len(self._all)
 
-    def of_services(self, services: Services) -> Sandbox:
-        found = self._all.get(services.sandbox)
-        return found if found is not None else self.default
-
 
 def current_sandbox() -> Sandbox:
     """The running request's sandbox (bound by `SandboxRouter`)."""
