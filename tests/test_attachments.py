@@ -161,7 +161,7 @@ class TestSendFileMessage:
         )
         assert_problem(r, 400, "VALIDATION_FAILED")
 
-    async def test_idempotent_by_client_message_id(self, app: ChatApp, api: Api) -> None:
+    async def test_idempotent_by_client_message_id(self, api: Api, app: ChatApp) -> None:
         a, _, chat_id = await setup(api)
         first = await upload(a, chat_id, "a.png", PNG_1PX, clientMessageId="f-1")
         again = await upload(a, chat_id, "a.png", PNG_1PX, clientMessageId="f-1")
@@ -203,7 +203,7 @@ class TestDownloadAttachment:
         assert again.status_code == 304
         assert again.content == b""
 
-    async def test_gone_after_the_message_is_deleted(self, app: ChatApp, api: Api) -> None:
+    async def test_gone_after_the_message_is_deleted(self, api: Api, app: ChatApp) -> None:
         a, b, chat_id = await setup(api)
         message = (await upload(a, chat_id, "a.png", PNG_1PX)).json()["data"]["message"]
         await a.request("DELETE", f"/api/chat/{chat_id}/messages/{message['_id']}")

@@ -17,7 +17,8 @@ import yaml
 
 from asyncapi_contract import SERVER_EVENTS, validate_server_event
 from conftest import Api
-from impl.app import OPENAPI_PATH, ChatApp
+from impl.app import ChatApp
+from impl.resources import OPENAPI_PATH
 from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
     NO_CHAT,
     Sockets,
