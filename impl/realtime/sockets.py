@@ -133,20 +133,22 @@ def payload_size(data: Any) -> int:
     return len(compact.encode("utf-8", "surrogatepass"))
 
 
+def room_request(data: Any) -> ObjectId:
+    """asyncapi.yaml's `RoomRequest`: the chat id as a string, or exactly `{"chatId": "<id>"}`."""
+    if isinstance(data, dict):
+        if set(data) != {"chatId"}:
+            raise ValidationFailed("payload must be a chat id or exactly {chatId}")
+        data = data["chatId"]
+    if not isinstance(data, str):
+        raise ValidationFailed("payload must be a chat id or {chatId}")
+    return parse_id(data, "chatId")
+
+
 def chat_request(data: Any) -> ObjectId:
     """asyncapi.yaml's `ChatRequest`: exactly `{"chatId": "<id>"}`."""
-    if not isinstance(data, dict) or set(data) != {"chatId"}:
-        raise ValidationFailed("payload must be exactly {chatId}")
-    return parse_id(data["chatId"], "chatId")
-
-
-def room_request(data: Any) -> ObjectId:
-    """asyncapi.yaml's `RoomRequest`: the chat id as a string, or `{"chatId": "<id>"}`."""
-    if isinstance(data, str):
-        return parse_id(data, "chatId")
     if not isinstance(data, dict):
-        raise ValidationFailed("payload must be a chat id or {chatId}")
-    return chat_request(data)
+        raise ValidationFailed("payload must be {chatId}")
+    return room_request(data)
 
 
 def refused(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
