@@ -229,6 +229,12 @@ class Sockets:
         await opened.connect({"token": user.token}, transports)
         return opened
 
+    async def in_room(self, user: User, chat_id: str) -> Socket:
+        """A socket of `user` that has joined the chat's room."""
+        opened = await self.open(user)
+        await opened.join(chat_id)
+        return opened
+
     async def refused(self, auth: Any) -> dict[str, Any]:
         """Connect with `auth`, expect a refusal, and return its documented `connect_error`."""
         opened = self.new("refused")
@@ -308,6 +314,12 @@ async def sockets_fixture(live: str) -> AsyncIterator[Sockets]:
     opened = Sockets(live)
     yield opened
     await opened.close_all()
+
+
+async def direct_chat(api: Api) -> tuple[User, User, str]:
+    """New users `a` and `b` and their direct chat."""
+    a, b = await api.user("a"), await api.user("b")
+    return a, b, await a.direct_chat(b)
 
 
 async def set_status(api: Api, user: User, status: str) -> None:

@@ -1,8 +1,5 @@
 """Clients that flood or send garbage over Socket.IO: a failed acknowledgement each time,
 the connection and everyone else's service unharmed.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     Sockets,
     World,
     app_fixture,
+    direct_chat,
     failure_code,
     live_fixture,
     module_world,
@@ -39,8 +37,7 @@ class TestFloodsAndGarbage:
     async def test_a_flooding_client_gets_rate_limited_while_others_stay_responsive(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         flooder, calm = await sockets.open(a), await sockets.open(b)
         flood = asyncio.gather(
             *(flooder.call("join-chat-room", chat_id, within=10) for _ in range(300))
@@ -86,8 +83,7 @@ class TestFloodsAndGarbage:
     async def test_garbage_gets_a_failed_ack_and_the_connection_lives_on(
         self, api: Api, sockets: Sockets, args: tuple[Any, ...]
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         opened = await sockets.open(a)
         for event in [*sorted(CLIENT_EVENTS), "made-up"]:
             ack = await opened.call(event, *args)
@@ -113,8 +109,7 @@ class TestFloodsAndGarbage:
     async def test_packets_the_server_cannot_decode_do_not_close_the_connection(
         self, api: Api, sockets: Sockets, raw: str
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         opened, bystander = await sockets.open(a), await sockets.open(b)
         await opened.sio.eio.send(raw)
         await opened.join(chat_id)
@@ -125,10 +120,8 @@ class TestFloodsAndGarbage:
     async def test_a_client_event_named_like_a_reserved_one_changes_nothing(
         self, world: World, api: Api, sockets: Sockets, name: str
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        opened = await sockets.open(b)
-        await opened.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        opened = await sockets.in_room(b, chat_id)
         ack = await opened.call(name, {"token": "x"})
         assert failure_code(ack) == "UNKNOWN_EVENT"
         assert await world.presence.sids(b.id) == [opened.sid]
@@ -141,8 +134,7 @@ class TestFloodsAndGarbage:
     async def test_events_of_a_user_banned_after_connecting_are_refused(
         self, world: World, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         opened = await sockets.open(b)
         # Banned behind the server's back: the socket is not disconnected, yet every event
         # it sends is refused because the user is checked on each one.

@@ -1,8 +1,5 @@
 """The Socket.IO contract both ways: driving every REST operation makes the server emit
 exactly the events asyncapi.yaml documents, each payload valid against it.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations

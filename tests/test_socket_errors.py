@@ -21,6 +21,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     World,
     app_fixture,
     build_world,
+    direct_chat,
     failure_code,
     live_fixture,
     settings_fixture,
@@ -87,8 +88,7 @@ async def test_a_payload_that_breaks_the_events_schema_is_validation_failed_and_
 async def test_a_fault_in_handler_code_is_an_internal_error_logged_with_its_traceback(
     api: Api, sockets: Sockets, presence: BrokenPresence, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a, b = await api.user("a"), await api.user("b")
-    chat_id = await a.direct_chat(b)
+    a, b, chat_id = await direct_chat(api)
     typist = await sockets.open(a)
     presence.failure = ValueError("presence lookup broke")
     with caplog.at_level(logging.INFO, logger=SOCKET_LOG):

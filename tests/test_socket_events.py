@@ -1,8 +1,5 @@
 """Server events over Socket.IO: every REST change reaches the chat's room with its
 documented payload, in `seq` order, and a reconnecting client replays what it missed.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations
@@ -13,6 +10,7 @@ from impl.app import ChatApp
 from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
     Sockets,
     app_fixture,
+    direct_chat,
     events_after,
     live_fixture,
     module_world,
@@ -28,8 +26,7 @@ class TestServerEvents:
     async def test_new_message_reaches_every_socket_in_the_room_the_senders_too(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         sender, receiver = await sockets.open(a), await sockets.open(b)
         await sender.join(chat_id)
         await receiver.join(chat_id)
@@ -41,10 +38,8 @@ class TestServerEvents:
         assert sent["clientMessageId"] == "c-1"
 
     async def test_an_idempotent_retry_emits_nothing(self, api: Api, sockets: Sockets) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        receiver = await sockets.open(b)
-        await receiver.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        receiver = await sockets.in_room(b, chat_id)
         await a.sent(chat_id, "once", clientMessageId="same")
         retry = await a.send(chat_id, "once", clientMessageId="same")
         assert retry.status_code == 200
@@ -54,10 +49,8 @@ class TestServerEvents:
     async def test_message_edited_carries_the_stored_message(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        receiver = await sockets.open(b)
-        await receiver.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        receiver = await sockets.in_room(b, chat_id)
         sent = await a.sent(chat_id, "draft")
         r = await a.request(
             "PUT", f"/api/chat/{chat_id}/messages/{sent['_id']}", json={"content": "final"}
@@ -71,10 +64,8 @@ class TestServerEvents:
     async def test_message_deleted_is_sent_once_even_when_deleted_twice(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        receiver = await sockets.open(b)
-        await receiver.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        receiver = await sockets.in_room(b, chat_id)
         sent = await a.sent(chat_id, "oops")
         for _ in range(2):
             r = await a.request("DELETE", f"/api/chat/{chat_id}/messages/{sent['_id']}")
@@ -87,10 +78,8 @@ class TestServerEvents:
     async def test_messages_read_names_the_newly_read_messages_once(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        author = await sockets.open(a)
-        await author.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        author = await sockets.in_room(a, chat_id)
         first, second = await a.sent(chat_id, "1"), await a.sent(chat_id, "2")
         for _ in range(2):
             r = await b.request("PATCH", f"/api/chat/{chat_id}/messages/read", json={})
@@ -123,8 +112,7 @@ class TestServerEvents:
     ) -> None:
         owner, member = await api.user("o"), await api.user("m")
         chat_id = await owner.group_chat(member)
-        removed = await sockets.open(member)
-        await removed.join(chat_id)
+        removed = await sockets.in_room(member, chat_id)
         r = await owner.request("DELETE", f"/api/chat/{chat_id}/participants/{member.id}")
         assert r.status_code == 200, r.text
         got = await removed.next("participant-removed")
@@ -164,10 +152,8 @@ class TestOrderingAndReplay:
     async def test_reconnecting_client_replays_exactly_what_it_missed(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        observer = await sockets.open(a)
-        await observer.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        observer = await sockets.in_room(a, chat_id)
         client = await sockets.open(b)
         await client.join(chat_id)
         first = await a.sent(chat_id, "seen live")
@@ -180,8 +166,7 @@ class TestOrderingAndReplay:
         )
         await a.request("DELETE", f"/api/chat/{chat_id}/messages/{first['_id']}")
 
-        again = await sockets.open(b)
-        await again.join(chat_id)
+        again = await sockets.in_room(b, chat_id)
         r = await events_after(b, chat_id, last_applied)
         assert r.status_code == 200, r.text
         replay = r.json()["data"]
@@ -198,8 +183,7 @@ class TestOrderingAndReplay:
     async def test_replay_of_events_older_than_seven_days_is_gone(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         await a.sent(chat_id, "old")
         await api.advance(RETENTION_SECONDS + 1)
         await a.sent(chat_id, "new")
@@ -211,10 +195,8 @@ class TestOrderingAndReplay:
     async def test_user_typing_has_no_seq_and_is_not_replayed(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        typist, watcher = await sockets.open(a), await sockets.open(b)
-        await watcher.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        typist, watcher = await sockets.open(a), await sockets.in_room(b, chat_id)
         await typist.call("typing-start", {"chatId": chat_id})
         assert "seq" not in await watcher.next("user-typing")
         r = await events_after(b, chat_id, 0)

@@ -1,9 +1,6 @@
 """Socket.IO handshake against a real uvicorn server and real python-socketio clients:
 who may connect (a valid token of an active user), how a refusal reads, what a ban does
 to open sockets, and the transports.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations
@@ -24,6 +21,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     UNKNOWN_ID,
     Sockets,
     app_fixture,
+    direct_chat,
     free_port,
     live_fixture,
     module_world,
@@ -126,8 +124,7 @@ class TestHandshake:
     async def test_long_polling_without_websocket_connects_and_gets_events(
         self, app: ChatApp, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         polling = await sockets.open(b, transports=["polling"])
         await polling.join(chat_id)
         sent = await a.sent(chat_id, "over polling")

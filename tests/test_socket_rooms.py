@@ -1,8 +1,5 @@
 """Socket.IO rooms: every socket in its user's room, joining a chat's room (participants
 only, by id or `{chatId}`), leaving it, and what a malformed join gets.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     UNKNOWN_ID,
     Sockets,
     app_fixture,
+    direct_chat,
     failure_code,
     live_fixture,
     module_world,
@@ -38,8 +36,7 @@ class TestRooms:
     async def test_join_with_the_chat_id_as_a_string_delivers_room_events(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         listener = await sockets.open(b)
         assert await listener.call("join-chat-room", chat_id) == {"success": True}
         await a.sent(chat_id, "hi")
@@ -48,8 +45,7 @@ class TestRooms:
     async def test_join_with_a_chat_id_object_delivers_room_events(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         listener = await sockets.open(b)
         assert await listener.call("join-chat-room", {"chatId": chat_id}) == {"success": True}
         await a.sent(chat_id, "hi")
@@ -100,10 +96,8 @@ class TestRooms:
         assert failure_code(await opened.call("send-message", {"text": "hi"})) == "UNKNOWN_EVENT"
 
     async def test_leaving_a_room_stops_its_events(self, api: Api, sockets: Sockets) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        listener = await sockets.open(b)
-        await listener.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        listener = await sockets.in_room(b, chat_id)
         assert await listener.call("leave-chat-room", {"chatId": chat_id}) == {"success": True}
         await a.sent(chat_id, "after leaving")
         await listener.barrier()

@@ -1,9 +1,6 @@
 """Typing indicators and presence over Socket.IO: `user-typing` to everyone but the
 typist, its throttle, who counts as online for offline notifications, and that sockets
 that come and go leave no state behind.
-
-Every event a test client receives is validated against asyncapi.yaml as it arrives, and
-every acknowledgement when it returns (see sockets_support).
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     Sockets,
     World,
     app_fixture,
+    direct_chat,
     failure_code,
     live_fixture,
     module_world,
@@ -36,8 +34,7 @@ class TestTyping:
     async def test_user_typing_reaches_others_but_no_socket_of_the_typist(
         self, api: Api, settings: Settings, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         typist, typists_other_tab, watcher = (
             await sockets.open(a),
             await sockets.open(a),
@@ -59,10 +56,8 @@ class TestTyping:
     async def test_typing_start_repeated_within_the_throttle_is_acked_but_not_rebroadcast(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        typist, watcher = await sockets.open(a), await sockets.open(b)
-        await watcher.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        typist, watcher = await sockets.open(a), await sockets.in_room(b, chat_id)
         for _ in range(5):
             assert await typist.call("typing-start", {"chatId": chat_id}) == {"success": True}
         await watcher.barrier()
@@ -71,10 +66,8 @@ class TestTyping:
     async def test_typing_stop_is_always_broadcast_and_resets_the_throttle(
         self, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        typist, watcher = await sockets.open(a), await sockets.open(b)
-        await watcher.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        typist, watcher = await sockets.open(a), await sockets.in_room(b, chat_id)
         for event in ("typing-start", "typing-stop", "typing-start"):
             assert await typist.call(event, {"chatId": chat_id}) == {"success": True}
         await watcher.barrier()
@@ -83,10 +76,8 @@ class TestTyping:
     async def test_typing_starts_again_after_the_throttle_window(
         self, app: ChatApp, api: Api, settings: Settings, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
-        typist, watcher = await sockets.open(a), await sockets.open(b)
-        await watcher.join(chat_id)
+        a, b, chat_id = await direct_chat(api)
+        typist, watcher = await sockets.open(a), await sockets.in_room(b, chat_id)
         await typist.call("typing-start", {"chatId": chat_id})
         await api.advance(-(-settings.typing_throttle_ms // 1000))
         await typist.call("typing-start", {"chatId": chat_id})
@@ -106,8 +97,7 @@ class TestTyping:
         assert watcher.all("user-typing") == []
 
     async def test_typing_takes_only_a_chat_id_object(self, api: Api, sockets: Sockets) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         typist = await sockets.open(a)
         assert failure_code(await typist.call("typing-start", chat_id)) == "VALIDATION_FAILED"
 
@@ -127,8 +117,7 @@ class TestPresence:
     async def test_a_user_is_offline_again_once_every_socket_closed(
         self, world: World, api: Api, sockets: Sockets
     ) -> None:
-        a, b = await api.user("a"), await api.user("b")
-        chat_id = await a.direct_chat(b)
+        a, b, chat_id = await direct_chat(api)
         first, second = await sockets.open(b), await sockets.open(b)
         await first.close()
         await until(lambda: sids_are(world, b, [second.sid]))
