@@ -89,6 +89,7 @@ def configure_logging(level: str) -> None:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from impl.app import create_app
     from impl.domain.dev import seed_demo
+    from impl.store.database import StoreRefused
     from impl.web.serving import PortUnavailable, bind, server_for
 
     settings = settings.with_overrides(
@@ -112,7 +113,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         log.warning(
             "JWT_SECRET is not set: using the fixed DEVELOPMENT secret (embedded store only)"
         )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StoreRefused as exc:
+        listener.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     base = f"http://{settings.host}:{settings.port}"
     if settings.embedded and settings.seed_demo:
         print("Demo users (embedded store):", flush=True)
@@ -130,6 +136,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     with listener:
         server_for(app, settings, announce=announce).run(sockets=[listener])
+    if app.fatal_error is not None:
+        print(f"error: {app.fatal_error}", file=sys.stderr)
+        return 1
     if stopped_by:
         log.info("stopped by %s after draining requests", signal.Signals(stopped_by[0]).name)
     return 0

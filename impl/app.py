@@ -24,7 +24,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from impl import specs
 from impl.clock import Clock
 from impl.domain import notifications
 from impl.domain.effects import NotifyOffline
-from impl.realtime.emit import EffectRunner
+from impl.realtime.emit import EffectRunner, EmitListener
 from impl.realtime.presence import LocalPresence, Presence, RedisPresence
 from impl.realtime.redis_guard import CircuitBreaker, GuardedRedisManager
 from impl.realtime.sockets import ChatSockets
@@ -133,6 +133,13 @@ class ChatApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
+    @property
+    def fatal_error(self) -> str | None:
+        """Why this app cannot serve at all (the store refused it for a reason waiting
+        will not cure), once that is known; the server stops with this line."""
+        failure: str | None = self.asgi.fatal_error
+        return failure
+
     def close(self) -> None:
         """Release the store's connections (also done at lifespan shutdown)."""
         self.services.store.close()
@@ -215,10 +222,22 @@ def create_app(
     settings: Settings | None = None,
     store: Store | None = None,
     query_observer: QueryObserver | None = None,
+    *,
+    clock: Clock | None = None,
+    presence: Presence | None = None,
+    emit_listeners: Sequence[EmitListener] = (),
 ) -> ChatApp:
-    """The app for `settings`. Tests may hand in a `store` (two apps sharing one, as two
-    processes share a database) or a `query_observer`, which sees every store call before
-    it is made (to check query shapes against the indexes, or to inject failures)."""
+    """The app for `settings`, with the seams tests substitute handed in, never patched:
+
+    store            the default world's store (two apps sharing one, as two processes
+                     share a database; or a test's own, to look at what was stored)
+    query_observer   sees every store call before it is made (to check query shapes
+                     against the indexes, or to inject failures), sandboxes' calls too
+    clock            the default world's clock; each sandbox gets `clock.fresh()`, its
+                     own offset over the same source of time
+    presence         who is connected (default: in-process, or Redis with `redis_url`)
+    emit_listeners   see every event emitted, in the default world and every sandbox
+    """
     settings = settings or Settings()
     settings.check()
     served = specs.served_specs(settings)
@@ -227,19 +246,22 @@ def create_app(
         store = Store(storedb.connect(settings), retry_after, query_observer)
     if settings.embedded:
         storedb.ensure_indexes(store.db, settings)  # in memory: instant, and no lifespan needed
-    presence = _presence(settings)
+    clock = Clock() if clock is None else clock
+    presence = _presence(settings) if presence is None else presence
     allowed = origin_rule(settings)
     sio = _socket_server(settings, allowed, presence)
-    services = _services(settings, store, presence, sio)
+
+    def world(world_store: Store, world_clock: Clock, sandbox: str = DEFAULT) -> Services:
+        return _services(settings, world_store, world_clock, presence, sio, emit_listeners, sandbox)
+
+    services = world(store, clock)
     spec = served.openapi
     operations = Operations(spec)
     default_db = store.db
 
     def make_sandbox(name: str) -> Services:
         db = storedb.connect_sandbox(settings, default_db, name)
-        sandbox_services = _services(
-            settings, Store(db, retry_after, query_observer), presence, sio, name
-        )
+        sandbox_services = world(Store(db, retry_after, query_observer), clock.fresh(), name)
         _prepare_sandbox(sandbox_services)
         return sandbox_services
 
@@ -266,18 +288,21 @@ def create_app(
 def _services(
     settings: Settings,
     store: Store,
+    clock: Clock,
     presence: Presence,
     sio: socketio.AsyncServer,
-    sandbox: str = DEFAULT,
+    emit_listeners: Sequence[EmitListener],
+    sandbox: str,
 ) -> Services:
     """One world's services: the default one, or a sandbox's (its own store and clock)."""
-    effects = EffectRunner(sio, presence)
-    services = Services(settings, store, Clock(), presence, effects, sandbox=sandbox)
 
     async def notify(effect: NotifyOffline, online: set[str]) -> None:
+        # `services` is the object built below: the notifications are written in the
+        # world whose message asked for them.
         await services.run(notifications.create_for_offline, services, effect, online)
 
-    effects.notifier = notify
+    effects = EffectRunner(sio, presence, notify, emit_listeners)
+    services = Services(settings, store, clock, presence, effects, sandbox=sandbox)
     return services
 
 
@@ -295,7 +320,13 @@ def _prepare_sandbox(services: Services) -> None:
         try:
             await services.run(storedb.ensure_indexes, services.store.db, services.settings)
         except Exception as exc:
-            log.warning("sandbox %s: indexes not ensured yet: %s", services.sandbox, exc)
+            level = logging.ERROR if storedb.is_permanent(exc) else logging.WARNING
+            log.log(
+                level,
+                "sandbox %s: indexes not ensured: %s",
+                services.sandbox,
+                storedb.one_line(exc),
+            )
 
     task = asyncio.get_running_loop().create_task(prepare())
     _index_tasks.add(task)
@@ -326,6 +357,7 @@ class _Outer:
         self.docs_app = docs_app
         self.services = services
         self.index_task: asyncio.Task[None] | None = None
+        self.fatal_error: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = bind_services(self.services)
@@ -400,20 +432,13 @@ class _Outer:
 
     async def prepare_store(self) -> None:
         """Create indexes, retrying while the store is unreachable (the server still starts);
-        an error that retrying cannot cure (credentials, options) is logged and stops here."""
-        delay = 1.0
-        while True:
-            try:
-                await self.services.run(
-                    storedb.ensure_indexes, self.services.store.db, self.services.settings
-                )
-                return
-            except Exception as exc:
-                if storedb.is_permanent(exc):
-                    log.error("cannot prepare the store's indexes: %s", exc)
-                    return
-                log.warning(
-                    "store not ready (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        an error that retrying cannot cure (credentials, options) is fatal: it is logged and
+        becomes `fatal_error`, on which the server stops."""
+        services = self.services
+        try:
+            await storedb.ensure_indexes_retrying(
+                services.store.db, services.settings, services.run
+            )
+        except storedb.StoreRefused as refused:
+            log.error("%s", refused)
+            self.fatal_error = str(refused)

@@ -1,13 +1,18 @@
-"""The server's clock: real UTC time plus an offset that only the dev endpoint moves.
+"""The server's clock: a source of time (real UTC time unless a test hands in another)
+plus an offset that only the dev endpoint moves.
 
 Every time rule (edit window, rate limit, retention, `createdAt`) reads `Clock.now()`.
-Times are truncated to milliseconds because that is what MongoDB stores.
+Times are truncated to milliseconds because that is what MongoDB stores. Each sandbox has
+its own offset over the same source (`Clock.fresh`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+TimeSource = Callable[[], datetime]
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -27,13 +32,25 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def real_time() -> datetime:
+    return datetime.now(UTC)
+
+
 class Clock:
-    def __init__(self) -> None:
+    """`source` says what time it is before the dev offset: tests hand in a frozen or a
+    ticking one (through `create_app(..., clock=Clock(source))`) to pin time rules down."""
+
+    def __init__(self, source: TimeSource = real_time) -> None:
+        self.source = source
         self._offset = timedelta()
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        return to_millis(datetime.now(UTC) + self._offset)
+        return to_millis(self.source() + self._offset)
+
+    def fresh(self) -> Clock:
+        """A clock over the same source, not moved: what a new sandbox starts with."""
+        return Clock(self.source)
 
     def advance(self, seconds: float) -> datetime:
         with self._lock:

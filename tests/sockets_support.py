@@ -5,14 +5,17 @@ did *not* arrive without sleeping.
     serving(app)          uvicorn on a free 127.0.0.1 port, inside the test's event loop
     Socket                one python-socketio AsyncClient (aiohttp transport) for one user
     Sockets               opens sockets for a test and closes them all afterwards
+    World / build_world   an app and the seams it was built with (store, clock, presence)
     live / sockets        the fixtures: the `app` fixture served, and a `Sockets` for it
-    app / settings        one app per test module, emptied and its clock reset per test
+    world / app / settings   one world per test module, emptied and its clock reset per test
+    (and the small helpers the socket test modules share: `failure_code`, `until`, ...)
 
 A test module imports the fixtures it uses (`app_fixture`, `live_fixture`, ...); each is
 registered under the name without `_fixture`, and overrides conftest's fixture of that name.
 Building an app costs about 0.3 s (Connexion reads the whole spec), so a module of many
 short socket tests shares one, the way a client would use `POST /api/dev/reset`; each
-test still gets its own uvicorn server in its own event loop.
+test still gets its own uvicorn server in its own event loop. A module that needs other
+seams (a listener on every emitted event, a failing presence) overrides `module_world`.
 
 Proving absence: python-socketio handles an event before any packet that arrives after it,
 and the server writes a socket's packets in order. So once an acknowledgement to a client
@@ -25,23 +28,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 import socketio
 import uvicorn
 
 from asyncapi_contract import validate_ack, validate_schema, validate_server_event
-from conftest import User
+from conftest import Api, User
 from impl.app import ChatApp, create_app
+from impl.clock import Clock
+from impl.realtime.emit import EmitListener
+from impl.realtime.presence import LocalPresence, Presence
 from impl.settings import Settings
+from impl.store import Store
+from impl.store.database import connect
 
 EVENT_TIMEOUT = 5.0
 # A well-formed chat id no chat has: leaving its room is a harmless round trip.
 NO_CHAT = "000000000000000000000000"
+# A well-formed chat or user id that names nothing.
+UNKNOWN_ID = "65f000000000000000000000"
 
 log = logging.getLogger("tests.sockets")
 
@@ -217,6 +229,12 @@ class Sockets:
         await opened.connect({"token": user.token}, transports)
         return opened
 
+    async def in_room(self, user: User, chat_id: str) -> Socket:
+        """A socket of `user` that has joined the chat's room."""
+        opened = await self.open(user)
+        await opened.join(chat_id)
+        return opened
+
     async def refused(self, auth: Any) -> dict[str, Any]:
         """Connect with `auth`, expect a refusal, and return its documented `connect_error`."""
         opened = self.new("refused")
@@ -234,17 +252,49 @@ class Sockets:
             opened.check()
 
 
+@dataclass
+class World:
+    """An app and the seams it was built with, which tests look at and reset."""
+
+    app: ChatApp
+    store: Store
+    clock: Clock
+    presence: Presence
+
+    def reset(self) -> None:
+        """An empty store and the real time on the clock."""
+        self.store.drop_everything()
+        self.clock.reset()
+
+
+def build_world(
+    settings: Settings | None = None,
+    *,
+    presence: Presence | None = None,
+    emit_listeners: Sequence[EmitListener] = (),
+) -> World:
+    settings = settings or Settings(validate_responses=True)
+    store, clock = Store(connect(settings)), Clock()
+    presence = LocalPresence() if presence is None else presence
+    app = create_app(settings, store, clock=clock, presence=presence, emit_listeners=emit_listeners)
+    return World(app, store, clock, presence)
+
+
 @pytest.fixture(scope="module")
-def module_app() -> ChatApp:
-    return create_app(Settings(validate_responses=True))
+def module_world() -> World:
+    return build_world()
+
+
+@pytest.fixture(name="world")
+def world_fixture(module_world: World) -> World:
+    """The module's world, reset."""
+    module_world.reset()
+    return module_world
 
 
 @pytest.fixture(name="app")
-def app_fixture(module_app: ChatApp) -> ChatApp:
-    """The module's app with an empty store and the real time on its clock."""
-    module_app.services.store.drop_everything()
-    module_app.services.clock.reset()
-    return module_app
+def app_fixture(world: World) -> ChatApp:
+    return world.app
 
 
 @pytest.fixture(name="settings")
@@ -264,3 +314,32 @@ async def sockets_fixture(live: str) -> AsyncIterator[Sockets]:
     opened = Sockets(live)
     yield opened
     await opened.close_all()
+
+
+async def direct_chat(api: Api) -> tuple[User, User, str]:
+    """New users `a` and `b` and their direct chat."""
+    a, b = await api.user("a"), await api.user("b")
+    return a, b, await a.direct_chat(b)
+
+
+async def set_status(api: Api, user: User, status: str) -> None:
+    r = await api.client.patch(f"/api/dev/users/{user.id}", json={"status": status})
+    assert r.status_code == 200, r.text
+
+
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
+    """Wait for a server-side state the client cannot observe (a socket's disconnect)."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def events_after(user: User, chat_id: str, after_seq: int) -> httpx.Response:
+    return await user.get(f"/api/chat/{chat_id}/events", params={"afterSeq": after_seq})
+
+
+def failure_code(ack: dict[str, Any]) -> str:
+    assert ack["success"] is False, ack
+    code: str = ack["error"]["code"]
+    return code

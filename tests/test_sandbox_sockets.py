@@ -9,14 +9,15 @@ import asyncio
 from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
-from sockets_support import (  # noqa: F401  (fixtures: app, settings, live, sockets, module_app)
+from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
     Sockets,
     app_fixture,
     live_fixture,
-    module_app,
+    module_world,
     notifications_of,
     settings_fixture,
     sockets_fixture,
+    world_fixture,
 )
 
 

@@ -1,14 +1,16 @@
 """The only place that emits Socket.IO events: runs the effects a stored write queued.
 
 `EffectRunner` holds the Socket.IO server; every server-to-client event of asyncapi.yaml
-leaves through `emit`, in the order the domain queued it.
+leaves through `emit`, in the order the domain queued it. What it needs is handed to its
+constructor by the composition root: the notifier that writes offline notifications, and
+the listeners that see every emitted event (tests check each payload against asyncapi.yaml).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, assert_never
 
 import socketio
 
@@ -17,21 +19,27 @@ from impl.realtime.presence import Presence
 
 log = logging.getLogger("impl.realtime.emit")
 
+# Writes the notifications of a `NotifyOffline`, given who of its users is online.
 Notifier = Callable[[NotifyOffline, set[str]], Awaitable[None]]
-
-# Tests register a listener to check every emitted payload against asyncapi.yaml.
+# Sees each event (name, payload) just before it is emitted.
 EmitListener = Callable[[str, dict[str, Any]], None]
-emit_listeners: list[EmitListener] = []
 
 
 class EffectRunner:
-    def __init__(self, sio: socketio.AsyncServer, presence: Presence) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        presence: Presence,
+        notifier: Notifier,
+        listeners: Sequence[EmitListener] = (),
+    ) -> None:
         self.sio = sio
         self.presence = presence
-        self.notifier: Notifier | None = None
+        self.notifier = notifier
+        self.listeners = tuple(listeners)
 
     async def emit(self, effect: Emit) -> None:
-        for listener in emit_listeners:
+        for listener in self.listeners:
             listener(effect.event, effect.payload)
         await self.sio.emit(
             effect.event, effect.payload, room=effect.room, skip_sid=effect.skip_sid
@@ -55,9 +63,11 @@ class EffectRunner:
         elif isinstance(effect, DisconnectUser):
             for sid in await self.sockets_of(effect.user_id):
                 await self.sio.disconnect(sid)
-        elif self.notifier is not None:
+        elif isinstance(effect, NotifyOffline):
             online = await self.presence.online(effect.user_ids)
             await self.notifier(effect, online)
+        else:
+            assert_never(effect)
 
     async def sockets_of(self, user_id: str) -> list[str]:
         """The user's sockets: every process's, as presence knows them, plus this process's

@@ -6,6 +6,11 @@ client sends can raise out of a handler or close its connection: not a payload o
 wrong shape, not extra arguments, not an event named like a reserved one (`connect`,
 `disconnect`). Each socket has a small token bucket so that one flooding client is refused
 quickly instead of slowing others.
+
+A payload is checked against the event's schema (`room_request`, `chat_request`) before
+the handler runs, and a failure is `VALIDATION_FAILED`; the handler gets the chat id. Any
+error that is not one of the API's own (`ApiError`) is a fault of the server, not of the
+client: it is logged with its traceback and acknowledged as `INTERNAL_ERROR`.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ BUCKET_REFILL_PER_SECOND = 10.0
 TYPING_ENTRIES_BEFORE_PRUNE = 10_000
 
 Ack = dict[str, Any]
-Handler = Callable[[str, str, Any], Awaitable[Ack]]
+# A payload checked against an event's schema: the chat id it names.
+PayloadRule = Callable[[Any], ObjectId]
+Handler = Callable[[str, str, ObjectId], Awaitable[Ack]]
 
 
 def ok() -> Ack:
@@ -119,12 +126,15 @@ def single_payload(args: tuple[Any, ...]) -> Any:
 
 def payload_size(data: Any) -> int:
     """Bytes of the payload as compact UTF-8 JSON (binary parts counted by their repr)."""
-    compact = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        compact = json.dumps(data, default=str, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise ValidationFailed("payload is nested too deeply") from None
     return len(compact.encode("utf-8", "surrogatepass"))
 
 
-def chat_id_of(data: Any) -> ObjectId:
-    """The chat id from `"<id>"` or `{"chatId": "<id>"}`; 400-style error otherwise."""
+def room_request(data: Any) -> ObjectId:
+    """asyncapi.yaml's `RoomRequest`: the chat id as a string, or exactly `{"chatId": "<id>"}`."""
     if isinstance(data, dict):
         if set(data) != {"chatId"}:
             raise ValidationFailed("payload must be a chat id or exactly {chatId}")
@@ -132,6 +142,13 @@ def chat_id_of(data: Any) -> ObjectId:
     if not isinstance(data, str):
         raise ValidationFailed("payload must be a chat id or {chatId}")
     return parse_id(data, "chatId")
+
+
+def chat_request(data: Any) -> ObjectId:
+    """asyncapi.yaml's `ChatRequest`: exactly `{"chatId": "<id>"}`."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("payload must be {chatId}")
+    return room_request(data)
 
 
 def refused(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -154,10 +171,10 @@ class ChatSockets:
         self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
-        sio.on("join-chat-room", self.guarded(self.join))
-        sio.on("leave-chat-room", self.guarded(self.leave))
-        sio.on("typing-start", self.guarded(self.typing_start))
-        sio.on("typing-stop", self.guarded(self.typing_stop))
+        sio.on("join-chat-room", self.guarded(self.join, room_request))
+        sio.on("leave-chat-room", self.guarded(self.leave, room_request))
+        sio.on("typing-start", self.guarded(self.typing_start, chat_request))
+        sio.on("typing-stop", self.guarded(self.typing_stop, chat_request))
         sio.on("*", self.unknown)
 
     def is_connected(self, sid: str) -> bool:
@@ -246,7 +263,10 @@ class ChatSockets:
         await services.run(active_user, services.store, ObjectId(user_id))
         return user_id
 
-    def guarded(self, handler: Handler) -> Callable[..., Awaitable[Ack]]:
+    def guarded(self, handler: Handler, rule: PayloadRule) -> Callable[..., Awaitable[Ack]]:
+        """`handler` behind the event budget, the size limit, the user check and the
+        payload's schema (`rule`); every outcome is an acknowledgement."""
+
         async def run(sid: str, *args: Any) -> Ack:
             try:
                 if not self.take(sid):
@@ -257,13 +277,12 @@ class ChatSockets:
                         f"payload is larger than {MAX_PAYLOAD_BYTES} bytes",
                         code="PAYLOAD_TOO_LARGE",
                     )
-                return await handler(sid, await self.allowed_user(sid), data)
+                user_id = await self.allowed_user(sid)
+                return await handler(sid, user_id, rule(data))
             except ApiError as exc:
                 return failed(exc.code, str(exc.detail))
-            except (TypeError, ValueError, RecursionError):
-                return failed("VALIDATION_FAILED", "payload is not valid")
             except Exception:
-                log.exception("socket handler failed")
+                log.exception("socket event %s from sid=%s failed", handler.__name__, sid)
                 return failed("INTERNAL_ERROR", "the event could not be handled")
 
         return run
@@ -272,27 +291,22 @@ class ChatSockets:
         services = self.services_of(sid)
         await services.run(member_chat, services.store, chat_id, ObjectId(user_id))
 
-    async def join(self, sid: str, user_id: str, data: Any) -> Ack:
-        chat_id = chat_id_of(data)
+    async def join(self, sid: str, user_id: str, chat_id: ObjectId) -> Ack:
         await self.require_participant(sid, user_id, chat_id)
         await self.sio.enter_room(sid, chat_room(chat_id))
         return ok()
 
-    async def leave(self, sid: str, user_id: str, data: Any) -> Ack:
-        chat_id = chat_id_of(data)
+    async def leave(self, sid: str, user_id: str, chat_id: ObjectId) -> Ack:
         await self.sio.leave_room(sid, chat_room(chat_id))
         return ok()
 
-    async def typing_start(self, sid: str, user_id: str, data: Any) -> Ack:
-        return await self.typing(sid, user_id, data, is_typing=True)
+    async def typing_start(self, sid: str, user_id: str, chat_id: ObjectId) -> Ack:
+        return await self.typing(sid, user_id, chat_id, is_typing=True)
 
-    async def typing_stop(self, sid: str, user_id: str, data: Any) -> Ack:
-        return await self.typing(sid, user_id, data, is_typing=False)
+    async def typing_stop(self, sid: str, user_id: str, chat_id: ObjectId) -> Ack:
+        return await self.typing(sid, user_id, chat_id, is_typing=False)
 
-    async def typing(self, sid: str, user_id: str, data: Any, is_typing: bool) -> Ack:
-        if not isinstance(data, dict):
-            raise ValidationFailed("payload must be {chatId}")
-        chat_id = chat_id_of(data)
+    async def typing(self, sid: str, user_id: str, chat_id: ObjectId, is_typing: bool) -> Ack:
         await self.require_participant(sid, user_id, chat_id)
         services = self.services_of(sid)
         if not is_typing:

@@ -7,9 +7,10 @@
     with_header_deadline     uvicorn's HTTP protocol, but a connection whose request headers
                              take longer than the header timeout gets 408 and is closed
                              (uvicorn bounds only the idle time between requests)
-    ChatServer               uvicorn's server, but it announces itself once it listens, and
+    ChatServer               uvicorn's server, but it announces itself once it listens,
                              a stop first closes every Socket.IO connection, so draining
-                             waits for requests, not long-polls
+                             waits for requests, not long-polls, and it stops by itself
+                             once the app has a `fatal_error` (a store that refuses it)
     server_for(app, ...)     the configured server; `.run(sockets=[sock])` serves until a signal
 
 Body read time and body size are bounded inside the app (impl.web.body_limits).
@@ -135,6 +136,11 @@ class ChatServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started and self.announce is not None:
             self.announce()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.chat_app.fatal_error is not None:
+            return True
+        return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.chat_app.close_sockets()

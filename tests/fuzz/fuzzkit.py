@@ -392,11 +392,8 @@ class FrozenClock(Clock):
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._start = to_millis(datetime.now(UTC))
-
-    def now(self) -> datetime:
-        return to_millis(self._start + self._offset)
+        start = to_millis(datetime.now(UTC))
+        super().__init__(lambda: start)
 
 
 class Api:
@@ -455,11 +452,9 @@ def run_app(
     *,
     clock: Clock | None = None,
 ) -> None:
-    """Run `scenario` against a fresh app (and store) in a fresh event loop; `clock`
-    replaces the server's clock (see `FrozenClock`)."""
-    app = create_app(settings_ or fuzz_settings())
-    if clock is not None:
-        app.services.clock = clock
+    """Run `scenario` against a fresh app (and store) in a fresh event loop; `clock` is
+    the server's clock (see `FrozenClock`)."""
+    app = create_app(settings_ or fuzz_settings(), clock=clock)
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)

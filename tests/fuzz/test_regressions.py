@@ -21,13 +21,15 @@ random draws of a later run.
 from __future__ import annotations
 
 import gc
+import itertools
 import warnings
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fuzzkit import PNG, Api, FrozenClock, Member, run_app
+from fuzzkit import PNG, Api, Member, run_app
 
 from impl.app import ChatApp
+from impl.clock import Clock, to_millis
 
 
 def problem(response_json: dict[str, object], status: int) -> None:
@@ -123,13 +125,12 @@ def test_malformed_multipart_is_400() -> None:
     run_app(scenario)
 
 
-class TickingClock(FrozenClock):
+def ticking_clock() -> Clock:
     """A clock that moves one millisecond every time it is read: two reads within one
     request (the change, then its event) are always a millisecond apart."""
-
-    def now(self) -> datetime:
-        self._offset += timedelta(milliseconds=1)
-        return super().now()
+    start = to_millis(datetime.now(UTC))
+    reads = itertools.count(1)
+    return Clock(lambda: start + timedelta(milliseconds=next(reads)))
 
 
 def test_events_carry_the_instant_of_their_change() -> None:
@@ -147,7 +148,7 @@ def test_events_carry_the_instant_of_their_change() -> None:
         assert at["messages-read"] == deleted["message"]["readBy"][1]["readAt"]
         assert at["message-deleted"] == deleted["message"]["deletedAt"]
 
-    run_app(scenario, clock=TickingClock())
+    run_app(scenario, clock=ticking_clock())
 
 
 def test_media_types_are_case_insensitive() -> None:

@@ -1,0 +1,142 @@
+"""Clients that flood or send garbage over Socket.IO: a failed acknowledgement each time,
+the connection and everyone else's service unharmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from asyncapi_contract import CLIENT_EVENTS
+from conftest import Api
+from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
+    UNKNOWN_ID,
+    Sockets,
+    World,
+    app_fixture,
+    direct_chat,
+    failure_code,
+    live_fixture,
+    module_world,
+    notifications_of,
+    set_status,
+    settings_fixture,
+    sockets_fixture,
+    world_fixture,
+)
+
+GARBAGE_CODES = {"VALIDATION_FAILED", "PAYLOAD_TOO_LARGE"}
+
+
+class TestFloodsAndGarbage:
+    async def test_a_flooding_client_gets_rate_limited_while_others_stay_responsive(
+        self, api: Api, sockets: Sockets
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        flooder, calm = await sockets.open(a), await sockets.open(b)
+        flood = asyncio.gather(
+            *(flooder.call("join-chat-room", chat_id, within=10) for _ in range(300))
+        )
+        started = time.monotonic()
+        assert await calm.call("join-chat-room", chat_id) == {"success": True}
+        assert time.monotonic() - started < 1.5
+        acks = await flood
+        codes = [ack["error"]["code"] for ack in acks if not ack["success"]]
+        assert set(codes) == {"RATE_LIMITED"}
+        assert len(codes) > 200
+        assert flooder.sio.connected
+
+    async def test_unknown_events_count_against_the_rate_limit_too(
+        self, api: Api, sockets: Sockets
+    ) -> None:
+        opened = await sockets.open(await api.user("u"))
+        acks = await asyncio.gather(*(opened.call("no-such-event") for _ in range(100)))
+        assert {failure_code(ack) for ack in acks} == {"UNKNOWN_EVENT", "RATE_LIMITED"}
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            (),
+            (None,),
+            (0,),
+            (-1.5,),
+            (True,),
+            ("",),
+            ([],),
+            ([[[[[[]]]]]],),
+            (json.loads("[" * 200 + "]" * 200),),
+            ({"chatId": None},),
+            ({"chatId": ["x"]},),
+            ({"chatId": {"$ne": None}},),
+            ("\udcff" * 10,),
+            ("x" * 60_000,),
+            (b"\x00\xff binary",),
+            (UNKNOWN_ID, "a second argument"),
+        ],
+        ids=lambda args: repr(args)[:40],
+    )
+    async def test_garbage_gets_a_failed_ack_and_the_connection_lives_on(
+        self, api: Api, sockets: Sockets, args: tuple[Any, ...]
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        opened = await sockets.open(a)
+        for event in [*sorted(CLIENT_EVENTS), "made-up"]:
+            ack = await opened.call(event, *args)
+            expected = {"UNKNOWN_EVENT"} if event == "made-up" else GARBAGE_CODES
+            assert failure_code(ack) in expected, (event, ack)
+        await opened.join(chat_id)
+        await a.sent(chat_id, "still here")
+        assert (await opened.next("new-message"))["message"]["content"] == "still here"
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            '2["join-chat-room",' + "[" * 5000 + "]" * 5000 + "]",
+            '2{"not":"a list"}',
+            "2[]",
+            '2[["an","array"],"as the name"]',
+            "2[7]",
+            '2["join-chat-room"',
+            "9 unknown packet type",
+        ],
+        ids=lambda raw: raw[:30],
+    )
+    async def test_packets_the_server_cannot_decode_do_not_close_the_connection(
+        self, api: Api, sockets: Sockets, raw: str
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        opened, bystander = await sockets.open(a), await sockets.open(b)
+        await opened.sio.eio.send(raw)
+        await opened.join(chat_id)
+        assert await bystander.call("join-chat-room", chat_id) == {"success": True}
+        assert opened.sio.connected
+
+    @pytest.mark.parametrize("name", ["connect", "disconnect"])
+    async def test_a_client_event_named_like_a_reserved_one_changes_nothing(
+        self, world: World, api: Api, sockets: Sockets, name: str
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        opened = await sockets.in_room(b, chat_id)
+        ack = await opened.call(name, {"token": "x"})
+        assert failure_code(ack) == "UNKNOWN_EVENT"
+        assert await world.presence.sids(b.id) == [opened.sid]
+        await a.sent(chat_id, "b is still online")
+        await opened.next("new-message")
+        assert await notifications_of(b) == []
+        await set_status(api, b, "banned")
+        await asyncio.wait_for(opened.disconnected.wait(), 2)
+
+    async def test_events_of_a_user_banned_after_connecting_are_refused(
+        self, world: World, api: Api, sockets: Sockets
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        opened = await sockets.open(b)
+        # Banned behind the server's back: the socket is not disconnected, yet every event
+        # it sends is refused because the user is checked on each one.
+        world.store.users.change(ObjectId(b.id), {"status": "banned"})
+        assert failure_code(await opened.call("join-chat-room", chat_id)) == "UNAUTHORIZED"
