@@ -9,6 +9,7 @@ import zlib
 import pytest
 
 from conftest import Api, User, assert_problem
+from impl.app import ChatApp
 from impl.domain.attachments import safe_filename
 
 PNG_1PX = (
@@ -160,7 +161,7 @@ class TestSendFileMessage:
         )
         assert_problem(r, 400, "VALIDATION_FAILED")
 
-    async def test_idempotent_by_client_message_id(self, api: Api) -> None:
+    async def test_idempotent_by_client_message_id(self, api: Api, app: ChatApp) -> None:
         a, _, chat_id = await setup(api)
         first = await upload(a, chat_id, "a.png", PNG_1PX, clientMessageId="f-1")
         again = await upload(a, chat_id, "a.png", PNG_1PX, clientMessageId="f-1")
@@ -168,8 +169,7 @@ class TestSendFileMessage:
         assert again.json()["data"]["message"] == first.json()["data"]["message"]
         other = await upload(a, chat_id, "b.png", PNG_1PX + b"\x00", clientMessageId="f-1")
         assert_problem(other, 409, "IDEMPOTENCY_CONFLICT")
-        files = api.client._transport.app.services.store.db["fs.files"]  # type: ignore[attr-defined]
-        assert files.count_documents({}) == 1
+        assert app.services.store.db["fs.files"].count_documents({}) == 1
 
     async def test_counts_toward_the_rate_limit(self, api: Api) -> None:
         a, _, chat_id = await setup(api)
@@ -203,12 +203,12 @@ class TestDownloadAttachment:
         assert again.status_code == 304
         assert again.content == b""
 
-    async def test_gone_after_the_message_is_deleted(self, api: Api) -> None:
+    async def test_gone_after_the_message_is_deleted(self, api: Api, app: ChatApp) -> None:
         a, b, chat_id = await setup(api)
         message = (await upload(a, chat_id, "a.png", PNG_1PX)).json()["data"]["message"]
         await a.request("DELETE", f"/api/chat/{chat_id}/messages/{message['_id']}")
         assert_problem(await b.get(message["attachments"][0]["url"]), 404, "NOT_FOUND")
-        db = api.client._transport.app.services.store.db  # type: ignore[attr-defined]
+        db = app.services.store.db
         assert db["fs.files"].count_documents({}) == 0
         assert db["fs.chunks"].count_documents({}) == 0
 

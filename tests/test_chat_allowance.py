@@ -12,7 +12,7 @@ from impl.settings import Settings
 LIMIT = 3
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings(validate_responses=True, chat_create_rate_limit=LIMIT)
 

@@ -17,7 +17,7 @@ from conftest import Api, User
 from impl.settings import Settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings(validate_responses=True, store_threads=True)
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import Api, User, assert_problem
-from impl.app import create_app
+from impl.app import ChatApp, create_app
 from impl.settings import Settings
 
 
@@ -141,9 +141,10 @@ class TestBadInput:
 
 
 class TestDevOff:
-    @pytest.fixture
-    def settings(self) -> Settings:
-        return Settings(validate_responses=True, dev=False)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app(cls) -> ChatApp:
+        return create_app(Settings(validate_responses=True, dev=False))
 
     @pytest.mark.parametrize(
         ("method", "path"),
@@ -167,9 +168,8 @@ class TestDevOff:
         )
         assert_problem(r, 404, "NOT_FOUND")
 
-    async def test_a_sandbox_token_is_refused(self) -> None:
-        on = create_app(Settings())
-        off = create_app(Settings(dev=False))
+    async def test_a_sandbox_token_is_refused(self, app: ChatApp) -> None:
+        on, off = create_app(Settings()), app
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=on), base_url="http://t"
         ) as c:
