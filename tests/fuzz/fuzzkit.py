@@ -449,21 +449,36 @@ class Api:
             page += 1
 
 
+_shared_apps: dict[tuple[Settings, type[Clock] | None], ChatApp] = {}
+
+
+def shared_app(settings_: Settings, clock: type[Clock] | None = None) -> ChatApp:
+    """One app per (settings, kind of clock) for the whole run: building one costs about
+    0.3 s, more than most examples take; `run_app` empties it before each example."""
+    key = (settings_, clock)
+    if key not in _shared_apps:
+        _shared_apps[key] = create_app(settings_)
+    return _shared_apps[key]
+
+
 def run_app(
     scenario: Callable[[Api, ChatApp], Awaitable[None]],
     settings_: Settings | None = None,
     *,
     clock: Clock | None = None,
 ) -> None:
-    """Run `scenario` against a fresh app (and store) in a fresh event loop; `clock`
-    replaces the server's clock (see `FrozenClock`)."""
-    app = create_app(settings_ or fuzz_settings())
+    """Run `scenario` in a fresh event loop against an app emptied by `POST /api/dev/reset`
+    (shared between examples, see `shared_app`); `clock` replaces the server's clock for
+    this run (see `FrozenClock`), so that each example starts at its own instant."""
+    app = shared_app(settings_ or fuzz_settings(), None if clock is None else type(clock))
     if clock is not None:
         app.services.clock = clock
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            reset = await client.post("/api/dev/reset")
+            assert reset.status_code == 200, reset.text
             await scenario(Api(client), app)
 
     asyncio.run(main())

@@ -1,5 +1,6 @@
 """Properties of the chat domain, checked through the public REST API of an in-process app
-(a fresh app and store per example) against small models of what the contract promises:
+(one app shared by the examples, emptied by `POST /api/dev/reset` before each) against
+small models of what the contract promises:
 
 (a) unread counts equal the model under any interleaving of sends, reads, edits, deletes
     and archiving, everywhere they are reported, and the stats agree with the lists;
