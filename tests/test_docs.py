@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import assert_problem
 from impl import resources
 from impl.app import ChatApp, create_app
 from impl.settings import Settings
@@ -122,7 +123,7 @@ async def test_unrendered_notebook_is_listed_without_a_dead_link(
     landing = await client.get("/")
     assert "/notebooks/01-first.html" not in hrefs(landing.text)
     assert "/notebooks/01-first.ipynb" in hrefs(landing.text)
-    assert (await client.get("/notebooks/01-first.html")).status_code == 404
+    assert_problem(await client.get("/notebooks/01-first.html"), 404, "NOT_FOUND")
 
 
 async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, notebooks: Path) -> None:
@@ -147,18 +148,13 @@ async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, noteboo
     ],
 )
 async def test_unlisted_file_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
-    r = await client.get(path)
-    assert r.status_code == 404
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["success"] is False and body["code"] == "NOT_FOUND" and body["status"] == 404
+    assert_problem(await client.get(path), 404, "NOT_FOUND")
 
 
 async def test_other_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     r = await client.post("/openapi.yaml")
-    assert r.status_code == 405
+    assert_problem(r, 405, "METHOD_NOT_ALLOWED")
     assert "GET" in r.headers["allow"]
-    assert r.json()["code"] == "METHOD_NOT_ALLOWED"
 
 
 @pytest.mark.parametrize("name", ["openapi.yaml", "asyncapi.yaml"])
@@ -186,7 +182,7 @@ async def test_asyncapi_page_without_renderer_says_how_to_build_it(
     assert "pip install -e ." in r.text
     assert "/asyncapi.yaml" in hrefs(r.text)
     assert "index.js" not in r.text
-    assert (await unbuilt.get("/docs/asyncapi/index.js")).status_code == 404
+    assert_problem(await unbuilt.get("/docs/asyncapi/index.js"), 404, "NOT_FOUND")
 
 
 @pytest.mark.parametrize(

@@ -64,9 +64,13 @@ class TestIsolation:
         chat_id = await a.direct_chat(b)
         for _ in range(20):
             await a.sent(chat_id)
-        assert_problem(await a.send(chat_id), 429, "RATE_LIMITED")
+        limited = await a.send(chat_id)
+        assert_problem(limited, 429, "RATE_LIMITED")
+        assert int(limited.headers["Retry-After"]) >= 1
         c, d = await sandbox_user(api, "w2", "c"), await sandbox_user(api, "w2", "d")
-        await c.sent(await c.direct_chat(d))
+        fine = await c.send(await c.direct_chat(d))
+        assert fine.status_code == 201, fine.text
+        assert fine.headers["X-RateLimit-Remaining"] == "19"
 
 
 class TestResetAndClock:
