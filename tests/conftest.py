@@ -1,9 +1,19 @@
-"""Shared fixtures: an app per test on a fresh embedded store, an HTTP client speaking to
-it in process, and `Api`, a small helper of named calls that tests read well with."""
+"""Shared fixtures: one app per test module, emptied before each test through the public
+reset; an HTTP client speaking to it in process; and `Api`, a small helper of named calls
+that tests read well with.
+
+Building an app costs about 0.3 s (Connexion reads the whole spec), more than most tests
+take, so a module shares one, the way a client reuses a server between test runs: the
+`client` fixture first calls `POST /api/dev/reset` (the default sandbox's store, faults and
+journal) and removes every other sandbox, so each test starts on an empty server. The dev
+clock only moves forward, a reset included: tests assert durations, never absolute dates.
+A module that needs other settings overrides `settings` (module scope); a class that does
+overrides `app` (class scope).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -13,20 +23,37 @@ from impl.app import ChatApp, create_app, load_spec
 from impl.settings import Settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings(validate_responses=True)
 
 
-@pytest.fixture
-def app(settings: Settings) -> ChatApp:
-    return create_app(settings)
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[ChatApp]:
+    built = create_app(settings)
+    yield built
+    built.close()
+
+
+async def empty_server(client: httpx.AsyncClient) -> None:
+    """Make the server behind `client` as good as new, through public endpoints only."""
+    r = await client.post("/api/dev/reset")
+    assert r.status_code == 200, r.text
+    listed = await client.get("/api/dev/sandboxes")
+    assert listed.status_code == 200, listed.text
+    for sandbox in listed.json()["data"]["sandboxes"]:
+        if sandbox["name"] != "default":
+            gone = await client.delete(f"/api/dev/sandboxes/{sandbox['name']}")
+            assert gone.status_code == 200, gone.text
 
 
 @pytest.fixture
 async def client(app: ChatApp) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the module's app, emptied first (when its dev endpoints are on)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        if app.services.settings.dev_enabled:
+            await empty_server(c)
         yield c
 
 
@@ -109,8 +136,16 @@ def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
 
 
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the contract's problem document with this status and code."""
+def assert_problem(
+    response: httpx.Response,
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    exact: bool = False,
+) -> dict[str, Any]:
+    """The response is the contract's problem document with this status and code; with
+    `detail`, its detail holds that text (case-insensitive), or is exactly it (`exact`)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
@@ -118,5 +153,9 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["code"] == code, body
     assert body["status"] == status
     assert isinstance(body["title"], str) and isinstance(body["detail"], str)
+    if detail is not None and exact:
+        assert body["detail"] == detail, body
+    elif detail is not None:
+        assert detail.lower() in body["detail"].lower(), body
     assert "Traceback" not in response.text
     return body

@@ -13,11 +13,11 @@ from collections import Counter
 
 import pytest
 
-from conftest import Api, User
+from conftest import Api, User, assert_problem
 from impl.settings import Settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def settings() -> Settings:
     return Settings(validate_responses=True, store_threads=True)
 
@@ -115,5 +115,8 @@ async def test_forty_racing_sends_admit_exactly_the_allowance(api: Api) -> None:
     chat_id = await a.direct_chat(b)
     replies = await asyncio.gather(*(a.send(chat_id, f"m{n}") for n in range(40)))
     assert Counter(r.status_code for r in replies) == {201: 20, 429: 20}
+    for refused in (r for r in replies if r.status_code == 429):
+        assert_problem(refused, 429, "RATE_LIMITED")
+        assert int(refused.headers["Retry-After"]) >= 1
     assert len(await history(b, chat_id)) == 20
     assert (await b.chat(chat_id))["unreadCount"] == 20

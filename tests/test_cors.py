@@ -6,7 +6,7 @@ refused with one WARNING line and an answer every client reads as a refusal."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
@@ -14,6 +14,7 @@ import pytest
 import socketio
 from test_serving import served
 
+from conftest import empty_server
 from impl.app import ChatApp, create_app
 from impl.settings import Settings
 
@@ -27,18 +28,32 @@ def cors_headers(response: httpx.Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
 
 
+@pytest.fixture(scope="module")
+def apps() -> Iterator[dict[Settings, ChatApp]]:
+    """The module's apps, one per settings a test asks for."""
+    built: dict[Settings, ChatApp] = {}
+    yield built
+    for app in built.values():
+        app.close()
+
+
 @pytest.fixture
-async def asgi_client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+async def asgi_client(
+    request: pytest.FixtureRequest, apps: dict[Settings, ChatApp]
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = getattr(request, "param", Settings())
-    app: ChatApp = create_app(settings)
+    if settings not in apps:
+        apps[settings] = create_app(settings)
+    app = apps[settings]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        await empty_server(client)
         made = (await client.post("/api/dev/users", json={"name": "cors"})).json()["data"]
         client.headers["Authorization"] = f"Bearer {made['token']}"
         yield client
+    # An accepted handshake starts python-engineio's client monitor in this test's loop.
     if app.sio.eio.service_task_handle is not None:
         await app.sio.shutdown()
-    app.close()
 
 
 async def rest(client: httpx.AsyncClient, origin: str) -> httpx.Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from conftest import Api, assert_problem
 
@@ -63,6 +63,16 @@ async def test_reset_empties_everything(api: Api) -> None:
     r = await api.client.post("/api/dev/reset")
     assert r.json() == {"success": True, "data": {}}
     assert_problem(await a.get("/api/chat"), 401, "UNAUTHORIZED")
+
+
+async def test_reset_leaves_the_clock_where_it_was(api: Api) -> None:
+    """The clock only moves forward (docs/contract-testing.md): tests assert durations."""
+    moved = await api.client.post("/api/dev/clock", json={"advanceSeconds": 86400})
+    assert (await api.client.post("/api/dev/reset")).status_code == 200
+    r = await api.client.post("/api/dev/clock", json={"advanceSeconds": 0})
+    now = datetime.fromisoformat(r.json()["data"]["now"])
+    assert (now - datetime.fromisoformat(moved.json()["data"]["now"])).total_seconds() >= 0
+    assert (now - datetime.now(UTC)).total_seconds() > 80000
 
 
 class TestCors:

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import assert_problem
 from impl import resources
-from impl.app import create_app
+from impl.app import ChatApp, create_app
 from impl.settings import Settings
 from impl.web import docs
 
@@ -122,7 +123,7 @@ async def test_unrendered_notebook_is_listed_without_a_dead_link(
     landing = await client.get("/")
     assert "/notebooks/01-first.html" not in hrefs(landing.text)
     assert "/notebooks/01-first.ipynb" in hrefs(landing.text)
-    assert (await client.get("/notebooks/01-first.html")).status_code == 404
+    assert_problem(await client.get("/notebooks/01-first.html"), 404, "NOT_FOUND")
 
 
 async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, notebooks: Path) -> None:
@@ -147,18 +148,13 @@ async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, noteboo
     ],
 )
 async def test_unlisted_file_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
-    r = await client.get(path)
-    assert r.status_code == 404
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["success"] is False and body["code"] == "NOT_FOUND" and body["status"] == 404
+    assert_problem(await client.get(path), 404, "NOT_FOUND")
 
 
 async def test_other_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     r = await client.post("/openapi.yaml")
-    assert r.status_code == 405
+    assert_problem(r, 405, "METHOD_NOT_ALLOWED")
     assert "GET" in r.headers["allow"]
-    assert r.json()["code"] == "METHOD_NOT_ALLOWED"
 
 
 @pytest.mark.parametrize("name", ["openapi.yaml", "asyncapi.yaml"])
@@ -186,7 +182,7 @@ async def test_asyncapi_page_without_renderer_says_how_to_build_it(
     assert "pip install -e ." in r.text
     assert "/asyncapi.yaml" in hrefs(r.text)
     assert "index.js" not in r.text
-    assert (await unbuilt.get("/docs/asyncapi/index.js")).status_code == 404
+    assert_problem(await unbuilt.get("/docs/asyncapi/index.js"), 404, "NOT_FOUND")
 
 
 @pytest.mark.parametrize(
@@ -218,9 +214,13 @@ def test_docs_app_handles_only_its_paths(path: str, docs_app: bool) -> None:
     assert docs.handles(path) is docs_app
 
 
-async def test_whole_app_serves_swagger_ui_5_and_the_docs_pages() -> None:
-    app = create_app(Settings())
-    transport = httpx.ASGITransport(app=app)
+@pytest.fixture(scope="module")
+def whole_app() -> ChatApp:
+    return create_app(Settings())
+
+
+async def test_whole_app_serves_swagger_ui_5_and_the_docs_pages(whole_app: ChatApp) -> None:
+    transport = httpx.ASGITransport(app=whole_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         ui = await c.get("/docs/api/")
         bundle = await c.get("/docs/api/swagger-ui-bundle.js")
@@ -232,15 +232,15 @@ async def test_whole_app_serves_swagger_ui_5_and_the_docs_pages() -> None:
     assert spec.status_code == 200 and spec.json()["openapi"].startswith("3.0")
 
 
-async def whole_app_get(*paths: str) -> list[httpx.Response]:
-    transport = httpx.ASGITransport(app=create_app(Settings()))
+async def whole_app_get(app: ChatApp, *paths: str) -> list[httpx.Response]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         return [await c.get(path) for path in paths]
 
 
-async def test_installed_asyncapi_page_renders_with_no_further_step() -> None:
+async def test_installed_asyncapi_page_renders_with_no_further_step(whole_app: ChatApp) -> None:
     """The install (editable or wheel) put the renderer where the server looks for it."""
-    page, bundle = await whole_app_get("/docs/asyncapi/", "/docs/asyncapi/index.js")
+    page, bundle = await whole_app_get(whole_app, "/docs/asyncapi/", "/docs/asyncapi/index.js")
     assert 'src="/docs/asyncapi/index.js"' in page.text, "the renderer was not installed"
     assert bundle.status_code == 200 and "AsyncApiStandalone" in bundle.text
     manifest = json.loads((resources.RENDERER_DIR / "manifest.json").read_text())
@@ -249,9 +249,10 @@ async def test_installed_asyncapi_page_renders_with_no_further_step() -> None:
     assert (manifest["version"], manifest["integrity"]) == (pinned["version"], pinned["integrity"])
 
 
-async def test_every_notebook_is_a_readable_page_with_its_outputs() -> None:
+async def test_every_notebook_is_a_readable_page_with_its_outputs(whole_app: ChatApp) -> None:
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    landing, *pages = await whole_app_get("/", *[f"/notebooks/{docs.page_name(n)}" for n in names])
+    pages_paths = [f"/notebooks/{docs.page_name(n)}" for n in names]
+    landing, *pages = await whole_app_get(whole_app, "/", *pages_paths)
     links = hrefs(landing.text)
     for name, page in zip(names, pages, strict=True):
         assert f"/notebooks/{docs.page_name(name)}" in links

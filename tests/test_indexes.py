@@ -24,17 +24,24 @@ Seen = list[tuple[str, str, Index, dict[str, Any]]]
 WRITES_WITHOUT_FILTER = {"insert_one", "insert_many"}
 
 
-@pytest.fixture
-def seen() -> Seen:
+@pytest.fixture(scope="module")
+def observed() -> Seen:
     return []
 
 
-@pytest.fixture
-def app(settings: Settings, seen: Seen) -> ChatApp:
+@pytest.fixture(scope="module")
+def app(settings: Settings, observed: Seen) -> ChatApp:
     def observe(collection: str, op: str, index: Index, query: Mapping[str, Any]) -> None:
-        seen.append((collection, op, index, dict(query)))
+        observed.append((collection, op, index, dict(query)))
 
     return create_app(settings, query_observer=observe)
+
+
+@pytest.fixture
+def seen(observed: Seen, client: object) -> Seen:
+    """The store calls of this test (after the reset that starts it)."""
+    observed.clear()
+    return observed
 
 
 async def scenario(api: Api) -> None:

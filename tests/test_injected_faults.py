@@ -110,7 +110,8 @@ async def test_clearing_forgets_pending_faults(api: Api) -> None:
 
 async def test_reset_clears_faults(api: Api) -> None:
     await fault(api, "w1", operationId="list_chats", status=500)
-    await api.client.post("/api/dev/reset", headers=in_sandbox("w1"))
+    reset = await api.client.post("/api/dev/reset", headers=in_sandbox("w1"))
+    assert reset.status_code == 200, reset.text
     r = await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))
     assert r.json()["data"]["faults"] == []
 

@@ -13,6 +13,8 @@ from conftest import Api, User, assert_problem, json_operations
 from impl.domain.input_rules import BODY_MAX_DEPTH, check_depth
 from impl.errors import ValidationFailed
 
+ONE_MIB = 1024 * 1024  # the limit on JSON bodies
+
 
 async def chat_of(api: Api) -> tuple[User, str]:
     a, b = await api.user("a"), await api.user("b")
@@ -29,13 +31,13 @@ class TestStorableValues:
     async def test_lone_surrogate_is_400(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
         r = await raw_send(a, chat_id, b'{"content": "\\ud800"}')
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "content")
 
     @pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 10**30])
     async def test_integers_beyond_int64_are_400(self, api: Api, number: int) -> None:
         a, chat_id = await chat_of(api)
         body = json.dumps({"content": "x", "metadata": {"n": number}}).encode()
-        assert_problem(await raw_send(a, chat_id, body), 400, "VALIDATION_FAILED")
+        assert_problem(await raw_send(a, chat_id, body), 400, "VALIDATION_FAILED", "64-bit")
 
     async def test_int64_edge_is_accepted(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
@@ -62,23 +64,25 @@ class TestStorableValues:
 
     async def test_nul_in_content_is_400(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
-        assert_problem(await a.send(chat_id, "a\x00b"), 400, "VALIDATION_FAILED")
+        assert_problem(await a.send(chat_id, "a\x00b"), 400, "VALIDATION_FAILED", "NUL")
 
     async def test_unknown_fields_are_400(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
-        assert_problem(await a.send(chat_id, "x", sender="someone"), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, "x", sender="someone")
+        assert_problem(r, 400, "VALIDATION_FAILED", "sender")
 
 
 class TestMetadata:
     @pytest.mark.parametrize("key", ["$set", "a.b", "nul\x00key"])
     async def test_forbidden_keys_are_400(self, api: Api, key: str) -> None:
         a, chat_id = await chat_of(api)
-        assert_problem(await a.send(chat_id, "x", metadata={key: 1}), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, "x", metadata={key: 1})
+        assert_problem(r, 400, "VALIDATION_FAILED", "metadata")
 
     async def test_nested_forbidden_key_is_400(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
         r = await a.send(chat_id, "x", metadata={"a": [{"$where": "1"}]})
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "$where")
 
     def nested(self, levels: int) -> dict[str, object]:
         value: dict[str, object] = {}
@@ -88,21 +92,23 @@ class TestMetadata:
 
     async def test_eight_levels_pass_nine_fail(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
-        assert (await a.send(chat_id, "x", metadata=self.nested(8))).status_code == 201
+        assert (await a.sent(chat_id, "x", metadata=self.nested(8)))["metadata"] == self.nested(8)
         r = await a.send(chat_id, "y", metadata=self.nested(9))
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "metadata")
 
     async def test_16_kib_passes_and_more_fails(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
         overhead = len(json.dumps({"v": ""}, separators=(",", ":")))
         fits = {"v": "x" * (16 * 1024 - overhead)}
-        assert (await a.send(chat_id, "x", metadata=fits)).status_code == 201
+        assert (await a.sent(chat_id, "x", metadata=fits))["metadata"] == fits
         too_big = {"v": "x" * (16 * 1024 - overhead + 1)}
-        assert_problem(await a.send(chat_id, "y", metadata=too_big), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, "y", metadata=too_big)
+        assert_problem(r, 400, "VALIDATION_FAILED", "metadata")
 
     async def test_metadata_must_be_an_object(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
-        assert_problem(await a.send(chat_id, "x", metadata=[1, 2]), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, "x", metadata=[1, 2])
+        assert_problem(r, 400, "VALIDATION_FAILED", "metadata")
 
     @staticmethod
     def nested_arrays(levels: int) -> dict[str, object]:
@@ -133,12 +139,22 @@ class TestMetadata:
 
 
 class TestBodySize:
-    async def test_json_body_over_1_mib_is_413(self, api: Api) -> None:
+    @staticmethod
+    def body_of(size: int) -> bytes:
+        """A JSON message body of exactly `size` bytes (its metadata far over 16 KiB)."""
+        head, tail = b'{"content": "x", "metadata": {"v": "', b'"}}'
+        return head + b"y" * (size - len(head) - len(tail)) + tail
+
+    async def test_json_body_of_exactly_1_mib_is_read_and_judged(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
-        body = b'{"content": "x", "metadata": {"v": "' + b"y" * (1024 * 1024) + b'"}}'
-        r = await raw_send(a, chat_id, body)
-        body_problem = assert_problem(r, 413, "PAYLOAD_TOO_LARGE")
-        assert body_problem["maxBytes"] == 1024 * 1024
+        r = await raw_send(a, chat_id, self.body_of(ONE_MIB))
+        assert_problem(r, 400, "VALIDATION_FAILED", "metadata")
+
+    async def test_json_body_one_byte_over_1_mib_is_413(self, api: Api) -> None:
+        a, chat_id = await chat_of(api)
+        r = await raw_send(a, chat_id, self.body_of(ONE_MIB + 1))
+        body_problem = assert_problem(r, 413, "PAYLOAD_TOO_LARGE", str(ONE_MIB))
+        assert body_problem["maxBytes"] == ONE_MIB
 
     async def test_chunked_body_over_1_mib_is_413(self, api: Api) -> None:
         a, chat_id = await chat_of(api)
@@ -154,7 +170,7 @@ class TestBodySize:
             content=chunks(),
             headers={"Content-Type": "application/json"},
         )
-        assert_problem(r, 413, "PAYLOAD_TOO_LARGE")
+        assert assert_problem(r, 413, "PAYLOAD_TOO_LARGE")["maxBytes"] == ONE_MIB
 
 
 class TestRoutingErrors:

@@ -31,16 +31,19 @@ class TestSendMessage:
 
     async def test_5000_code_points_pass_and_5001_fail(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
-        assert (await a.send(chat_id, EMOJI * 5000)).status_code == 201
-        assert_problem(await a.send(chat_id, EMOJI * 5001), 400, "VALIDATION_FAILED")
+        sent = await a.sent(chat_id, EMOJI * 5000)
+        assert sent["content"] == EMOJI * 5000
+        assert_problem(await a.send(chat_id, EMOJI * 5001), 400, "VALIDATION_FAILED", "content")
 
     async def test_length_counts_before_trimming(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
-        assert_problem(await a.send(chat_id, "x" * 4999 + "  "), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, "x" * 4999 + "  ")
+        assert_problem(r, 400, "VALIDATION_FAILED", "content")
 
     async def test_blank_content_is_400(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
-        assert_problem(await a.send(chat_id, " \t\n "), 400, "VALIDATION_FAILED")
+        r = await a.send(chat_id, " \t\n ")
+        assert_problem(r, 400, "VALIDATION_FAILED", "content is empty")
 
     async def test_other_participant_unread_goes_up(self, api: Api) -> None:
         a, b, chat_id = await pair(api)
@@ -60,13 +63,14 @@ class TestSendMessage:
         elsewhere = await a.direct_chat(c)
         foreign = await a.sent(elsewhere)
         r = await a.send(chat_id, "x", replyToMessageId=foreign["_id"])
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "replyToMessageId")
 
     async def test_system_messages_are_for_admins_only(self, api: Api) -> None:
         a, b, _ = await pair(api)
         admin = await api.user("admin", "admin")
         group = await admin.group_chat(a, b)
-        assert_problem(await a.send(group, "notice", type="system"), 403, "FORBIDDEN")
+        r = await a.send(group, "notice", type="system")
+        assert_problem(r, 403, "FORBIDDEN", "system messages")
         message = await admin.sent(group, "notice", type="system")
         assert message["type"] == "system"
 
@@ -120,17 +124,46 @@ class TestIdempotentSend:
         history = await a.get(f"/api/chat/{chat_id}/messages")
         assert history.json()["data"]["pagination"]["total"] == 1
 
-    async def test_same_id_with_other_content_is_409(self, api: Api) -> None:
-        a, _, chat_id = await pair(api)
-        await a.sent(chat_id, "one", clientMessageId="k-3")
+    async def test_same_id_with_other_content_is_409_and_stores_nothing(self, api: Api) -> None:
+        a, b, chat_id = await pair(api)
+        original = await a.sent(chat_id, "one", clientMessageId="k-3")
         r = await a.send(chat_id, "two", clientMessageId="k-3")
-        assert_problem(r, 409, "IDEMPOTENCY_CONFLICT")
+        assert_problem(r, 409, "IDEMPOTENCY_CONFLICT", "clientMessageId")
+        assert r.headers["X-RateLimit-Remaining"] == "19"
+        listed = (await b.get(f"/api/chat/{chat_id}/messages")).json()["data"]["messages"]
+        assert listed == [original]
+        assert (await b.chat(chat_id))["unreadCount"] == 1
+
+    async def test_same_id_with_another_reply_target_is_409(self, api: Api) -> None:
+        a, b, chat_id = await pair(api)
+        target = await b.sent(chat_id, "question")
+        await a.sent(chat_id, "answer", clientMessageId="k-4")
+        r = await a.send(chat_id, "answer", clientMessageId="k-4", replyToMessageId=target["_id"])
+        assert_problem(r, 409, "IDEMPOTENCY_CONFLICT", "clientMessageId")
 
     async def test_key_is_per_sender(self, api: Api) -> None:
         a, b, chat_id = await pair(api)
-        await a.sent(chat_id, "mine", clientMessageId="shared")
-        theirs = await b.send(chat_id, "theirs", clientMessageId="shared")
-        assert theirs.status_code == 201
+        mine = await a.send(chat_id, "same", clientMessageId="shared")
+        theirs = await b.send(chat_id, "same", clientMessageId="shared")
+        assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
+        first, second = mine.json()["data"]["message"], theirs.json()["data"]["message"]
+        assert first["_id"] != second["_id"]
+        assert (first["senderId"], second["senderId"]) == (a.id, b.id)
+        assert first["clientMessageId"] == second["clientMessageId"] == "shared"
+        retried = await b.send(chat_id, "same", clientMessageId="shared")
+        assert retried.status_code == 200
+        assert retried.json()["data"]["message"] == second
+        listed = (await a.get(f"/api/chat/{chat_id}/messages")).json()["data"]["messages"]
+        assert [m["_id"] for m in listed] == [second["_id"], first["_id"]]
+
+    async def test_key_is_per_chat(self, api: Api) -> None:
+        a, b, chat_id = await pair(api)
+        other = await a.direct_chat(await api.user("c"))
+        here = await a.sent(chat_id, "same", clientMessageId="per-chat")
+        there = await a.send(other, "same", clientMessageId="per-chat")
+        assert there.status_code == 201, there.text
+        assert there.json()["data"]["message"]["_id"] != here["_id"]
+        assert there.json()["data"]["message"]["chatId"] == other
 
 
 class TestRateLimit:
@@ -142,25 +175,33 @@ class TestRateLimit:
             assert r.headers["X-RateLimit-Limit"] == "20"
             assert r.headers["X-RateLimit-Remaining"] == str(20 - n)
         limited = await a.send(chat_id, "m21")
-        body = assert_problem(limited, 429, "RATE_LIMITED")
+        body = assert_problem(limited, 429, "RATE_LIMITED", "20 messages")
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         assert body["retryAfter"] == int(limited.headers["Retry-After"])
         assert limited.headers["X-RateLimit-Remaining"] == "0"
+        history = (await a.get(f"/api/chat/{chat_id}/messages")).json()["data"]["pagination"]
+        assert history["total"] == 20
 
     async def test_allowance_returns_when_the_window_moves(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
         for n in range(20):
             await a.sent(chat_id, f"m{n}")
         await api.advance(59)
-        assert (await a.send(chat_id, "too soon")).status_code == 429
+        too_soon = await a.send(chat_id, "too soon")
+        body = assert_problem(too_soon, 429, "RATE_LIMITED")
+        # the oldest message leaves the window a second later (less the test's own time)
+        assert too_soon.headers["Retry-After"] == "1"
+        assert body["retryAfter"] == 1
         await api.advance(1)
         assert (await a.send(chat_id, "allowed again")).status_code == 201
 
     async def test_rejected_requests_do_not_use_the_allowance(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
         for _ in range(30):
-            assert (await a.send(chat_id, "   ")).status_code == 400
-        assert (await a.send(chat_id, "first real")).headers["X-RateLimit-Remaining"] == "19"
+            assert_problem(await a.send(chat_id, "   "), 400, "VALIDATION_FAILED")
+        first = await a.send(chat_id, "first real")
+        assert first.status_code == 201, first.text
+        assert first.headers["X-RateLimit-Remaining"] == "19"
 
     async def test_limit_is_per_user_across_chats(self, api: Api) -> None:
         a, b, chat_id = await pair(api)
@@ -168,8 +209,12 @@ class TestRateLimit:
         other = await a.direct_chat(c)
         for n in range(20):
             await a.sent(chat_id if n % 2 else other, f"m{n}")
-        assert (await a.send(other, "over")).status_code == 429
-        assert (await b.send(chat_id, "b is fine")).status_code == 201
+        over = await a.send(other, "over")
+        assert_problem(over, 429, "RATE_LIMITED")
+        assert 1 <= int(over.headers["Retry-After"]) <= 60
+        fine = await b.send(chat_id, "b is fine")
+        assert fine.status_code == 201, fine.text
+        assert fine.headers["X-RateLimit-Remaining"] == "19"
 
 
 class TestHistory:
@@ -211,7 +256,7 @@ class TestHistory:
         c = await api.user("c")
         foreign = await a.sent(await a.direct_chat(c))
         r = await a.get(f"/api/chat/{chat_id}/messages", params={"before": foreign["_id"]})
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "before")
 
     async def test_impossible_date_is_400(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
@@ -262,25 +307,30 @@ class TestEditMessage:
         message = await a.sent(chat_id, "draft")
         await api.advance(15 * 60 + 1)
         r = await self.edit(a, chat_id, message["_id"], "late")
-        assert_problem(r, 403, "EDIT_WINDOW_EXPIRED")
+        assert_problem(r, 403, "EDIT_WINDOW_EXPIRED", "edit window")
+        listed = (await a.get(f"/api/chat/{chat_id}/messages")).json()["data"]["messages"]
+        assert [(m["content"], m.get("editedAt")) for m in listed] == [("draft", None)]
 
     async def test_only_the_author_edits(self, api: Api) -> None:
         a, b, chat_id = await pair(api)
         message = await a.sent(chat_id, "mine")
-        assert_problem(await self.edit(b, chat_id, message["_id"], "x"), 403, "NOT_AUTHOR")
+        r = await self.edit(b, chat_id, message["_id"], "x")
+        assert_problem(r, 403, "NOT_AUTHOR", "author")
 
     async def test_deleted_message_is_409(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
         message = await a.sent(chat_id, "mine")
         await a.request("DELETE", f"/api/chat/{chat_id}/messages/{message['_id']}")
-        assert_problem(await self.edit(a, chat_id, message["_id"], "x"), 409, "MESSAGE_DELETED")
+        r = await self.edit(a, chat_id, message["_id"], "x")
+        assert_problem(r, 409, "MESSAGE_DELETED", "deleted")
 
     async def test_same_content_rules_as_sending(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
         message = await a.sent(chat_id, "mine")
-        assert_problem(await self.edit(a, chat_id, message["_id"], "  "), 400, "VALIDATION_FAILED")
+        r = await self.edit(a, chat_id, message["_id"], "  ")
+        assert_problem(r, 400, "VALIDATION_FAILED", "content is empty")
         r = await self.edit(a, chat_id, message["_id"], "x" * 5001)
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "content")
 
     async def test_unknown_message_is_404(self, api: Api) -> None:
         a, _, chat_id = await pair(api)
@@ -313,7 +363,9 @@ class TestDeleteMessage:
         a, b, chat_id = await pair(api)
         message = await a.sent(chat_id)
         r = await b.request("DELETE", f"/api/chat/{chat_id}/messages/{message['_id']}")
-        assert_problem(r, 403, "NOT_AUTHOR")
+        assert_problem(r, 403, "NOT_AUTHOR", "author")
+        listed = (await a.get(f"/api/chat/{chat_id}/messages")).json()["data"]["messages"]
+        assert listed[0]["content"] == message["content"] and "deletedAt" not in listed[0]
 
     async def test_admin_may_delete_anywhere(self, api: Api) -> None:
         a, _, chat_id = await pair(api)

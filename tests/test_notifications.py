@@ -33,7 +33,10 @@ class TestCreation:
         a, b, c = await api.user("a"), await api.user("b"), await api.user("c")
         group = await a.group_chat(b, c)
         await app.services.presence.add(b.id, "socket-of-b")
-        await a.sent(group)
+        try:
+            await a.sent(group)
+        finally:
+            await app.services.presence.remove(b.id, "socket-of-b")
         assert await notifications(b) == []
         assert len(await notifications(c)) == 1
 

@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,21 +106,31 @@ def client_for(app: ChatApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
-SHARED = create_app(Settings())
-ALONE = [create_app(Settings()) for _ in SANDBOXES]
+@pytest.fixture(scope="module")
+def shared() -> ChatApp:
+    """The server whose sandboxes run side by side (each example resets what it uses)."""
+    return create_app(Settings())
+
+
+@pytest.fixture(scope="module")
+def alone() -> list[ChatApp]:
+    """One server of its own per sandbox: the reference each sandbox must match."""
+    return [create_app(Settings()) for _ in SANDBOXES]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs=st.tuples(*[program for _ in SANDBOXES]))
-def test_each_sandbox_sees_what_a_server_of_its_own_would(programs: tuple[list[Step], ...]) -> None:
+def test_each_sandbox_sees_what_a_server_of_its_own_would(
+    shared: ChatApp, alone: list[ChatApp], programs: tuple[list[Step], ...]
+) -> None:
     async def scenario() -> None:
-        async with client_for(SHARED) as shared:
-            worlds = [World(shared, name) for name in SANDBOXES]
+        async with client_for(shared) as shared_client:
+            worlds = [World(shared_client, name) for name in SANDBOXES]
             await asyncio.gather(*(w.start() for w in worlds))
             await asyncio.gather(*(w.run(p) for w, p in zip(worlds, programs, strict=True)))
             views = [await w.view() for w in worlds]
-        for alone, steps, view in zip(ALONE, programs, views, strict=True):
-            async with client_for(alone) as own:
+        for own_app, steps, view in zip(alone, programs, views, strict=True):
+            async with client_for(own_app) as own:
                 reference = World(own, None)
                 await reference.start()
                 await reference.run(steps)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import Api, User, assert_problem
-from impl.app import create_app
+from impl.app import ChatApp, create_app
 from impl.settings import Settings
 
 
@@ -64,9 +64,13 @@ class TestIsolation:
         chat_id = await a.direct_chat(b)
         for _ in range(20):
             await a.sent(chat_id)
-        assert_problem(await a.send(chat_id), 429, "RATE_LIMITED")
+        limited = await a.send(chat_id)
+        assert_problem(limited, 429, "RATE_LIMITED")
+        assert int(limited.headers["Retry-After"]) >= 1
         c, d = await sandbox_user(api, "w2", "c"), await sandbox_user(api, "w2", "d")
-        await c.sent(await c.direct_chat(d))
+        fine = await c.send(await c.direct_chat(d))
+        assert fine.status_code == 201, fine.text
+        assert fine.headers["X-RateLimit-Remaining"] == "19"
 
 
 class TestResetAndClock:
@@ -141,9 +145,10 @@ class TestBadInput:
 
 
 class TestDevOff:
-    @pytest.fixture
-    def settings(self) -> Settings:
-        return Settings(validate_responses=True, dev=False)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app(cls) -> ChatApp:
+        return create_app(Settings(validate_responses=True, dev=False))
 
     @pytest.mark.parametrize(
         ("method", "path"),
@@ -167,9 +172,8 @@ class TestDevOff:
         )
         assert_problem(r, 404, "NOT_FOUND")
 
-    async def test_a_sandbox_token_is_refused(self) -> None:
-        on = create_app(Settings())
-        off = create_app(Settings(dev=False))
+    async def test_a_sandbox_token_is_refused(self, app: ChatApp) -> None:
+        on, off = create_app(Settings()), app
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=on), base_url="http://t"
         ) as c:

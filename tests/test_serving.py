@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from conftest import assert_problem
+from conftest import assert_problem, empty_server
 from impl.app import ChatApp, create_app
 from impl.auth import issue_token
 from impl.services import bind_services, unbind_services
@@ -39,8 +39,10 @@ class Served:
 
 
 @asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[Served]:
-    app = create_app(settings)
+async def served(settings: Settings, shared: ChatApp | None = None) -> AsyncIterator[Served]:
+    """A real server for `settings` on a free port: of the `shared` app (built with those
+    settings) when given, else of an app of its own, closed afterwards."""
+    app = shared or create_app(settings)
     listener = bind("127.0.0.1", 0)
     server = server_for(app, settings, log_level="warning")
     task = asyncio.create_task(server.serve(sockets=[listener]))
@@ -54,12 +56,23 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
         listener.close()
-        app.close()
+        if shared is None:
+            app.close()
+
+
+BOUNDED = Settings(header_timeout_seconds=BOUND, body_timeout_seconds=BOUND)
+
+
+@pytest.fixture(scope="module")
+def bounded_app() -> ChatApp:
+    return create_app(BOUNDED)
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Served]:
-    async with served(Settings(header_timeout_seconds=BOUND, body_timeout_seconds=BOUND)) as s:
+async def server(bounded_app: ChatApp) -> AsyncIterator[Served]:
+    async with served(BOUNDED, bounded_app) as s:
+        async with httpx.AsyncClient(base_url=s.url) as client:
+            await empty_server(client)
         yield s
 
 
@@ -207,9 +220,9 @@ class TestAnonymousUploads:
 
     @pytest.mark.parametrize("authorization", list(bad_authorizations(Settings())))
     async def test_the_refusal_is_the_one_connexion_security_gives(
-        self, authorization: str
+        self, bounded_app: ChatApp, authorization: str
     ) -> None:
-        app = create_app(Settings())
+        app = bounded_app
         header = bad_authorizations(app.services.settings)[authorization]
         headers = {} if header is None else {"Authorization": header.decode()}
         token = bind_services(app.services)
@@ -221,7 +234,6 @@ class TestAnonymousUploads:
                     answers.append(await client.get("/api/chat", headers=headers))
         finally:
             unbind_services(token)
-            app.close()
         edge, connexion = answers
         assert_problem(edge, 401, "UNAUTHORIZED")
         assert edge.json() == connexion.json()

@@ -12,6 +12,7 @@ import yaml
 
 from conftest import Api, assert_problem
 from impl import specs
+from impl.app import ChatApp, create_app
 from impl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +93,10 @@ async def test_served_openapi_names_a_server(client: httpx.AsyncClient, path: st
 
 
 class TestLoweredLimit:
-    @pytest.fixture
-    def settings(self) -> Settings:
-        return Settings(validate_responses=True, max_message_length=200, rate_limit=5)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app(cls) -> ChatApp:
+        return create_app(Settings(validate_responses=True, max_message_length=200, rate_limit=5))
 
     async def test_spec_and_config_state_the_configured_limits(
         self, api: Api, client: httpx.AsyncClient
@@ -117,9 +119,10 @@ class TestLoweredLimit:
 class TestRaisedLimit:
     """A setting above the file's bound must raise the served (and validated) bound too."""
 
-    @pytest.fixture
-    def settings(self) -> Settings:
-        return Settings(validate_responses=True, max_message_length=6000)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app(cls) -> ChatApp:
+        return create_app(Settings(validate_responses=True, max_message_length=6000))
 
     async def test_longer_message_is_accepted_and_documented(
         self, api: Api, client: httpx.AsyncClient

@@ -43,14 +43,22 @@ class Calls:
         return self.seen[1:]
 
 
-@pytest.fixture
-def calls() -> Calls:
+@pytest.fixture(scope="module")
+def observer() -> Calls:
     return Calls()
 
 
+@pytest.fixture(scope="module")
+def app(settings: Settings, observer: Calls) -> ChatApp:
+    return create_app(settings, query_observer=observer)
+
+
 @pytest.fixture
-def app(settings: Settings, calls: Calls) -> ChatApp:
-    return create_app(settings, query_observer=calls)
+def calls(observer: Calls, client: object) -> Calls:
+    """The module app's observer, failing nothing and with what earlier tests (and the
+    reset before this one) did forgotten."""
+    observer.fail_on = None
+    return observer.counting()
 
 
 async def two_users_and_a_chat(api: Api) -> tuple[User, User, str]:

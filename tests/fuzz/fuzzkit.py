@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from schemathesis.transport.serialization import Binary
 
 from impl.app import ChatApp, create_app
-from impl.clock import Clock, to_millis
+from impl.clock import Clock, TimeSource, real_time, to_millis
 from impl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -383,17 +383,25 @@ def success_envelope(
 # ---- In-process async client for the property tests ------------------------------------
 
 
-class FrozenClock(Clock):
-    """The server's clock without real time in it: only `POST /api/dev/clock` moves it.
+def frozen_time() -> TimeSource:
+    """Time without real time in it: only `POST /api/dev/clock` moves the server's clock.
 
     Property tests model time in the whole seconds they advance the dev clock by; the few
     milliseconds of real time a request takes would otherwise blur every boundary they
     aim at (a message exactly 60 s old, two messages in the same millisecond).
     """
+    start = to_millis(datetime.now(UTC))
+    return lambda: start
+
+
+class SwitchedTime:
+    """The time source a shared app's clock reads: real time unless a run sets another."""
 
     def __init__(self) -> None:
-        start = to_millis(datetime.now(UTC))
-        super().__init__(lambda: start)
+        self.current: TimeSource = real_time
+
+    def __call__(self) -> datetime:
+        return self.current()
 
 
 class Api:
@@ -446,19 +454,46 @@ class Api:
             page += 1
 
 
+@dataclass(frozen=True)
+class SharedApp:
+    app: ChatApp
+    clock: Clock
+    time: SwitchedTime
+
+
+_shared_apps: dict[Settings, SharedApp] = {}
+
+
+def shared_app(settings_: Settings) -> SharedApp:
+    """One app per settings for the whole run, with the clock it was handed: building one
+    costs about 0.3 s, more than most examples take; `run_app` empties it before each."""
+    if settings_ not in _shared_apps:
+        time = SwitchedTime()
+        clock = Clock(time)
+        _shared_apps[settings_] = SharedApp(create_app(settings_, clock=clock), clock, time)
+    return _shared_apps[settings_]
+
+
 def run_app(
     scenario: Callable[[Api, ChatApp], Awaitable[None]],
     settings_: Settings | None = None,
     *,
-    clock: Clock | None = None,
+    time: TimeSource | None = None,
 ) -> None:
-    """Run `scenario` against a fresh app (and store) in a fresh event loop; `clock` is
-    the server's clock (see `FrozenClock`)."""
-    app = create_app(settings_ or fuzz_settings(), clock=clock)
+    """Run `scenario` in a fresh event loop against an app emptied by `POST /api/dev/reset`
+    (shared between examples, see `shared_app`), its clock reading `time` (real time by
+    default; see `frozen_time`) with no dev offset, so each example starts at its own
+    instant."""
+    shared = shared_app(settings_ or fuzz_settings())
+    shared.time.current = time or real_time
+    shared.clock.reset()
+    app = shared.app
 
     async def main() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            reset = await client.post("/api/dev/reset")
+            assert reset.status_code == 200, reset.text
             await scenario(Api(client), app)
 
     asyncio.run(main())

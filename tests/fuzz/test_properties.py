@@ -1,5 +1,6 @@
 """Properties of the chat domain, checked through the public REST API of an in-process app
-(a fresh app and store per example) against small models of what the contract promises:
+(one app shared by the examples, emptied by `POST /api/dev/reset` before each) against
+small models of what the contract promises:
 
 (a) unread counts equal the model under any interleaving of sends, reads, edits, deletes
     and archiving, everywhere they are reported, and the stats agree with the lists;
@@ -12,7 +13,7 @@
 (e) a client replaying `GET /api/chat/{id}/events?afterSeq=` onto an earlier snapshot of
     the history arrives at what a fresh fetch returns.
 
-Where time matters the server's clock is frozen (`FrozenClock`): it moves only when the
+Where time matters the server's clock is frozen (`frozen_time`): it moves only when the
 test advances the dev clock, in the whole seconds the models count in.
 """
 
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-from fuzzkit import PNG, Api, FrozenClock, Member, fuzz_settings, run_app
+from fuzzkit import PNG, Api, Member, frozen_time, fuzz_settings, run_app
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -273,7 +274,7 @@ def test_paging_returns_every_message_once_newest_first(
             else:
                 assert history[m["_id"]]["content"] == f"m{i}"
 
-    run_app(scenario, UNLIMITED, clock=FrozenClock())
+    run_app(scenario, UNLIMITED, time=frozen_time())
 
 
 def _created(sent: list[dict[str, Any]], message_id: str) -> datetime:
@@ -299,7 +300,7 @@ def test_paging_by_timestamp_when_timestamps_are_distinct(gaps: list[int], limit
             params = {"limit": limit, "before": page[-1]["createdAt"]}
         assert seen == [m["_id"] for m in reversed(sent)]
 
-    run_app(scenario, UNLIMITED, clock=FrozenClock())
+    run_app(scenario, UNLIMITED, time=frozen_time())
 
 
 # ---- (c) the rate limiter ----------------------------------------------------------------------
@@ -385,7 +386,7 @@ def test_rate_limit_is_a_sliding_window(attempts: list[tuple[int, str, bool]]) -
         for first, last in zip(times, times[LIMIT:], strict=False):
             assert last - first >= timedelta(seconds=WINDOW)
 
-    run_app(scenario, fuzz_settings(), clock=FrozenClock())
+    run_app(scenario, fuzz_settings(), time=frozen_time())
 
 
 # ---- (d) idempotency -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 from fuzzkit import PNG, Api, Member, run_app
 
 from impl.app import ChatApp
-from impl.clock import Clock, to_millis
+from impl.clock import TimeSource, to_millis
 
 
 def problem(response_json: dict[str, object], status: int) -> None:
@@ -125,12 +125,12 @@ def test_malformed_multipart_is_400() -> None:
     run_app(scenario)
 
 
-def ticking_clock() -> Clock:
-    """A clock that moves one millisecond every time it is read: two reads within one
+def ticking_time() -> TimeSource:
+    """Time that moves one millisecond every time it is read: two reads within one
     request (the change, then its event) are always a millisecond apart."""
     start = to_millis(datetime.now(UTC))
     reads = itertools.count(1)
-    return Clock(lambda: start + timedelta(milliseconds=next(reads)))
+    return lambda: start + timedelta(milliseconds=next(reads))
 
 
 def test_events_carry_the_instant_of_their_change() -> None:
@@ -148,7 +148,7 @@ def test_events_carry_the_instant_of_their_change() -> None:
         assert at["messages-read"] == deleted["message"]["readBy"][1]["readAt"]
         assert at["message-deleted"] == deleted["message"]["deletedAt"]
 
-    run_app(scenario, clock=ticking_clock())
+    run_app(scenario, time=ticking_time())
 
 
 def test_media_types_are_case_insensitive() -> None:
