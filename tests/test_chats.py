@@ -159,7 +159,7 @@ class TestSupportChat:
     async def test_blank_initial_message_is_400_and_creates_nothing(self, api: Api) -> None:
         user = await api.user("user")
         r = await user.post("/api/chat/support", json={"initialMessage": "   "})
-        assert_problem(r, 400, "VALIDATION_FAILED")
+        assert_problem(r, 400, "VALIDATION_FAILED", "initialMessage is empty")
         listed = await user.get("/api/chat")
         assert listed.json()["data"]["chats"] == []
 
@@ -208,11 +208,13 @@ class TestListChats:
 
     async def test_limit_over_100_is_400(self, api: Api) -> None:
         a = await api.user("a")
-        assert_problem(await a.get("/api/chat", params={"limit": 101}), 400, "VALIDATION_FAILED")
+        r = await a.get("/api/chat", params={"limit": 101})
+        assert_problem(r, 400, "VALIDATION_FAILED", "query parameter 'limit': 101 is greater")
 
     async def test_unknown_type_is_400(self, api: Api) -> None:
         a = await api.user("a")
-        assert_problem(await a.get("/api/chat", params={"type": "x"}), 400, "VALIDATION_FAILED")
+        r = await a.get("/api/chat", params={"type": "x"})
+        assert_problem(r, 400, "VALIDATION_FAILED", "query parameter 'type'")
 
 
 class TestStats:

@@ -3,8 +3,27 @@ newest first, filtered, marked read, and gone after 90 days."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from conftest import Api, User, assert_problem
-from impl.app import ChatApp
+from impl.app import ChatApp, create_app
+from impl.realtime.presence import LocalPresence
+from impl.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def presence() -> LocalPresence:
+    """Who the module's app sees as connected: tests mark users online here, without sockets."""
+    return LocalPresence()
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings, presence: LocalPresence) -> Iterator[ChatApp]:
+    built = create_app(settings, presence=presence)
+    yield built
+    built.close()
 
 
 async def notifications(user: User, **params: object) -> list[dict[str, object]]:
@@ -29,14 +48,16 @@ class TestCreation:
         assert note["read"] is False
         assert await notifications(a) == []
 
-    async def test_online_participant_is_not_notified(self, api: Api, app: ChatApp) -> None:
+    async def test_online_participant_is_not_notified(
+        self, api: Api, presence: LocalPresence
+    ) -> None:
         a, b, c = await api.user("a"), await api.user("b"), await api.user("c")
         group = await a.group_chat(b, c)
-        await app.services.presence.add(b.id, "socket-of-b")
+        await presence.add(b.id, "socket-of-b")
         try:
             await a.sent(group)
         finally:
-            await app.services.presence.remove(b.id, "socket-of-b")
+            await presence.remove(b.id, "socket-of-b")
         assert await notifications(b) == []
         assert len(await notifications(c)) == 1
 

@@ -125,7 +125,7 @@ def create_support(caller: Caller, body: dict[str, Any] | None) -> Opened:
     doc = _new_chat(caller, "support", [caller.id, *pool], title=subject or "Support request")
     if "initialMessage" not in body:
         return _stored(caller, doc)
-    draft = messages.draft(caller, doc, {"content": body["initialMessage"]})
+    draft = messages.draft(caller, doc, {"content": body["initialMessage"]}, field="initialMessage")
     allowance = rate_limits.reserve(caller)
     try:
         opened = _stored(caller, doc)

@@ -73,17 +73,26 @@ def _reply_target(caller: Caller, chat: Doc, raw: str | None) -> ObjectId | None
     return target
 
 
-def draft(caller: Caller, chat: Doc, body: dict[str, Any], allow_empty: bool = False) -> Draft:
+def draft(
+    caller: Caller,
+    chat: Doc,
+    body: dict[str, Any],
+    allow_empty: bool = False,
+    field: str = "content",
+) -> Draft:
+    """The message `body` asks for, checked; `field` names its text in the request (a
+    support chat's first message comes as `initialMessage`)."""
     kind = body.get("type", "text")
     if kind == "system" and not caller.is_admin:
         raise Forbidden("only admins may send system messages")
     raw = body.get("content", "")
+    limit = caller.settings.max_message_length
     if allow_empty and not raw.strip():
-        if len(raw) > caller.settings.max_message_length:
-            raise ValidationFailed("content is too long")
+        if len(raw) > limit:
+            raise ValidationFailed(f"{field} is longer than {limit} characters")
         content = ""
     else:
-        content = clean_text(raw, max_length=caller.settings.max_message_length)
+        content = clean_text(raw, field, max_length=limit)
     return Draft(
         content=content,
         kind=kind,

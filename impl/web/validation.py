@@ -32,6 +32,7 @@ from connexion.validators import (
     VALIDATOR_MAP,
     JSONRequestBodyValidator,
     MultiPartFormDataValidator,
+    ParameterValidator,
 )
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
@@ -212,8 +213,24 @@ class UploadFormValidator(MultiPartFormDataValidator):
         return None
 
 
+class NamedParameterValidator(ParameterValidator):
+    """Connexion's parameter checks, with the parameter named in the message: jsonschema
+    alone says `101 is greater than the maximum of 100`, not which of the query's numbers."""
+
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
+    ) -> str | None:
+        error: str | None = ParameterValidator.validate_parameter(
+            parameter_type, value, param, param_name
+        )
+        if error is None or error.startswith("Missing"):
+            return error
+        return f"{parameter_type} parameter '{param_name or param['name']}': {error}"
+
+
 def validator_map() -> dict[str, Any]:
     body = dict(VALIDATOR_MAP["body"])
     body["*/*json"] = StrictJSONBodyValidator
     body["multipart/form-data"] = UploadFormValidator
-    return {**VALIDATOR_MAP, "body": MediaTypeDict(body)}
+    return {**VALIDATOR_MAP, "parameter": NamedParameterValidator, "body": MediaTypeDict(body)}
