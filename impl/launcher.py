@@ -93,7 +93,8 @@ class Launched:
         self.reader: threading.Thread | None = None
 
     def __enter__(self) -> Launched:
-        return self.start()
+        """Start the server unless `start()` already did."""
+        return self if self.process is not None else self.start()
 
     def __exit__(
         self,

@@ -44,3 +44,11 @@ def test_a_server_that_cannot_start_fails_with_its_output() -> None:
     with pytest.raises(ServerFailed, match="JWT_SECRET must be set"):
         server.start()
     assert not server.running
+
+
+def test_a_started_server_is_not_started_again_by_with() -> None:
+    server = Launched().start()
+    first = server.process
+    with server:
+        assert server.process is first
+    assert first is not None and first.returncode == 0
