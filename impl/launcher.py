@@ -172,6 +172,11 @@ class Launched:
         return f"\n--- server output ---\n{text}" if text else ""
 
     @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
