@@ -66,7 +66,11 @@ def server_env(
 
 
 class Launched:
-    """One `serve` process. `args` are extra flags; `demo` keeps the demo users."""
+    """One `serve` process. `args` are extra flags; `demo` keeps the demo users.
+
+    `program` replaces `python -m impl` (an installed `chat-api` script, say): it runs its
+    own installed package, so no `PYTHON*` variable (this checkout on `PYTHONPATH`
+    included) reaches it."""
 
     def __init__(
         self,
@@ -82,6 +86,8 @@ class Launched:
         self.args = ["serve", "--host", HOST, "--port", "0", *([] if demo else ["--no-demo"])]
         self.args += args
         self.env = server_env(settings, keep=keep)
+        if program is not None:
+            self.env = {k: v for k, v in self.env.items() if not k.startswith("PYTHON")}
         self.log_path = log_path
         self.cwd = cwd or (CHECKOUT if not INSTALLED else None)
         self.url = ""

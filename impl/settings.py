@@ -164,6 +164,9 @@ DAY = 24 * 3600
 
 @dataclass(frozen=True)
 class Settings:
+    """The settings table: one row per field, in the order the docs list them. Build one
+    from the environment (`from_env`) or in code (`Settings(rate_limit=5)`)."""
+
     # Serving
     host: str = knob("127.0.0.1", "interface to bind", flag="--host")
     port: int = knob(
