@@ -73,11 +73,11 @@ def text(_name: str, raw: str) -> str:
 
 
 def lowercase(_name: str, raw: str) -> str:
-    return raw.lower()
+    return raw.strip().lower()
 
 
 def switch(_name: str, raw: str) -> bool:
-    return raw.lower() in TRUTHY
+    return raw.strip().lower() in TRUTHY
 
 
 def on_or_default(name: str, raw: str) -> bool | None:
@@ -136,8 +136,8 @@ def knob(
     if process_default and env is not None:
 
         def from_process() -> Any:
-            raw = os.environ.get(env, "").strip()
-            return row.parse(env, raw) if raw else default
+            raw = os.environ.get(env, "")
+            return row.parse(env, raw) if raw.strip() else default
 
         made: T = field(default_factory=from_process, metadata={"knob": row})
         return made
@@ -361,8 +361,8 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for name, row in knobs():
-            raw = env.get(row.env, "").strip() if row.env else ""
-            if raw:
+            raw = env.get(row.env, "") if row.env else ""
+            if raw.strip():  # a value as given: a secret keeps its spaces
                 values[name] = row.parse(row.env or name, raw)
         return cls(**values)
 
