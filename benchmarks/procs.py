@@ -2,6 +2,9 @@
 
 Every process is started by this module, remembered by its pid, and stopped by that
 pid only (SIGTERM, then SIGKILL after a grace period). Servers bind 127.0.0.1 only.
+Every process gets the environment policy of ``impl.launcher.server_env``: none of the
+Chat API's settings variables of the calling shell (a CI's ``REDIS_URL``, say), only
+those the run names, so the seeded servers measure what the plan says.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.loadgen import pin_prefix
+from impl.launcher import server_env
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
@@ -87,15 +91,14 @@ def start(
     core: int | None,
     env: dict[str, str] | None = None,
 ) -> Server:
-    """Start ``cmd`` (pinned to ``core`` when possible) with output into a log file."""
+    """Start ``cmd`` (pinned to ``core`` when possible) with output into a log file;
+    ``env`` names the settings variables it gets."""
     log_path = log_dir / f"{name}.log"
-    full_env = dict(os.environ)
-    full_env.update(env or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             pin_prefix(core) + cmd,
             cwd=REPO,
-            env=full_env,
+            env=server_env(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

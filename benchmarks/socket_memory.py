@@ -1,12 +1,12 @@
 """Server memory across Socket.IO connect/close cycles: does a closed socket leave anything?
 
-Starts `python -m impl serve` (embedded store) on a free port, then runs rounds of CYCLES
-sockets that each connect, join two chats, send `typing-start` in both and close, and
-prints the server's resident memory (VmRSS) after each round. With `--fresh-users` every
-cycle is a new user with a direct chat of their own (as on a real server, where
-connections come from many users); otherwise PARALLEL users repeat. A server that releases
-per-socket state levels off after the first rounds (the allocator keeps what it has
-grown to); one that keeps it grows with every round.
+Starts `python -m impl serve` (embedded store, through impl.launcher) on a free port,
+then runs rounds of CYCLES sockets that each connect, join two chats, send `typing-start`
+in both and close, and prints the server's resident memory (VmRSS) after each round. With
+`--fresh-users` every cycle is a new user with a direct chat of their own (as on a real
+server, where connections come from many users); otherwise PARALLEL users repeat. A server
+that releases per-socket state levels off after the first rounds (the allocator keeps what
+it has grown to); one that keeps it grows with every round.
 
     python benchmarks/socket_memory.py [--rounds 4] [--cycles 500] [--parallel 10] [--fresh-users]
 """
@@ -15,23 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the checkout's package
+    sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from impl.launcher import Launched  # noqa: E402 - found through the line above
 
 
 def rss_mib(pid: int) -> float:
@@ -61,36 +55,15 @@ async def cycle(url: str, token: str, chats: list[str]) -> None:
 
 
 def main(rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "impl", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "CHAT_RATE_LIMIT": "100000"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        asyncio.run(
-            measure(f"http://127.0.0.1:{port}", server.pid, rounds, cycles, parallel, fresh)
-        )
-    finally:
-        server.terminate()
-        server.wait(30)
+    settings = {"CHAT_RATE_LIMIT": "100000", "LOG_LEVEL": "warning"}
+    with Launched(settings=settings) as server:
+        asyncio.run(measure(server.url, server.pid, rounds, cycles, parallel, fresh))
 
 
 async def measure(url: str, pid: int, rounds: int, cycles: int, parallel: int, fresh: bool) -> None:
     # No keep-alive: a connection the server closes as idle must not fail a request.
     limits = httpx.Limits(max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if (await http.get("/openapi.json")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            await asyncio.sleep(0.2)
         users = []
         for n in range(parallel):
             r = await http.post("/api/dev/users", json={"name": f"user{n}"})

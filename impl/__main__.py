@@ -8,45 +8,42 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
-from impl.settings import Settings, SettingsError
+from impl.settings import Settings, SettingsError, default_text, help_text, knobs
 
-# connexion imports starlette's test client, which warns when httpx is installed; the
-# server never uses it, so keep the notice out of the operator's console.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-SETTINGS_HELP = """
-environment variables (flags win over them):
-  MONGODB_URI            a real MongoDB (default: the embedded in-memory store)
-  MONGODB_DB             database name (default: chat)
-  MONGO_TIMEOUT_MS       how long a request waits for an unreachable store (2000)
-  REDIS_URL              share Socket.IO events and presence between processes
-  REDIS_CHANNEL          pub/sub channel and presence key prefix (default:
-                         chat-api:<Redis db number>:<MONGODB_DB>)
-  PRESENCE_TTL_SECONDS   a dead process's sockets count as offline after this (15)
-  JWT_SECRET             HS256 secret; required with MONGODB_URI
-  CHAT_DEV=1             dev endpoints with a real store (always on when embedded)
-  CHAT_MAX_MESSAGE_LENGTH (5000)   CHAT_EDIT_WINDOW_SECONDS (900)
-  CHAT_RATE_LIMIT (20) per CHAT_RATE_WINDOW_SECONDS (60)
-  CHAT_CREATE_RATE_LIMIT (60)      new chats per user per window
-  CHAT_MAX_UPLOAD_BYTES (10485760)
-  CORS_ORIGINS           comma list of browser origins (embedded default: any
-                         http://localhost:* and http://127.0.0.1:*)
-  HTTP_HEADER_TIMEOUT_SECONDS (10)  time a client has to send a request's headers
-  HTTP_BODY_TIMEOUT_SECONDS (20)    longest pause while a client sends a body (408)
-  LOG_LEVEL              debug, info, warning, error (info)
-  CHAT_STORE_ENGINE      embedded store: indexed (default) or plain mongomock
-  CHAT_STORE_THREADS=1   embedded store: store calls in worker threads, as with MongoDB
-  CHAT_SANDBOX_DB_PREFIX with MONGODB_URI, sandbox <name> is the database
-                         <prefix><name> (default: <MONGODB_DB>-sandbox-)
-"""
+def add_setting_flags(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The flags of the settings table (those of `names`, or all), each stored under its
+    field's name as given; `flag_settings` parses them."""
+    for name, row in knobs():
+        if row.flag is None or (names and name not in names):
+            continue
+        described = f"{row.help} (default: {default_text(name)})".replace("`", "")
+        if row.switch_value is not None:
+            parser.add_argument(
+                row.flag, dest=name, action="store_const", const=row.switch_value, help=described
+            )
+        else:
+            parser.add_argument(row.flag, dest=name, metavar=name.upper(), help=described)
+
+
+def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line gave, parsed as their variables would be."""
+    given: dict[str, Any] = {}
+    for name, row in knobs():
+        raw = getattr(args, name, None)
+        if raw is None or row.flag is None:
+            continue
+        given[name] = raw if row.switch_value is not None else row.parse(row.flag, raw)
+    return given
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m impl",
         description="Reference server of the marketplace Chat API (REST + Socket.IO).",
-        epilog=SETTINGS_HELP,
+        epilog=help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,18 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="start the server",
         description="Serve REST, Socket.IO, the spec files and the docs in one process.",
-        epilog=SETTINGS_HELP,
+        epilog=help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8080)")
-    serve.add_argument("--mongo-uri", default=None, help="a real MongoDB (overrides MONGODB_URI)")
-    serve.add_argument("--redis-url", default=None, help="Redis for multi-process fan-out")
-    serve.add_argument(
-        "--dev", action="store_true", default=None, help="dev endpoints with a real store"
-    )
-    serve.add_argument("--no-demo", action="store_true", help="do not create the demo users")
-    serve.add_argument("--log-level", default=None, help="debug, info, warning or error")
+    add_setting_flags(serve)
     token = commands.add_parser(
         "token",
         help="print a bearer token for an existing user",
@@ -73,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(JWT_SECRET must match the server's).",
     )
     token.add_argument("user_id", help="the user's 24-hex id")
-    token.add_argument("--mongo-uri", default=None, help="a real MongoDB (overrides MONGODB_URI)")
+    add_setting_flags(token, "mongo_uri")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default 7 days)")
     return parser
 
@@ -92,21 +81,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from impl.store.database import StoreRefused
     from impl.web.serving import PortUnavailable, bind, server_for
 
-    settings = settings.with_overrides(
-        host=args.host,
-        port=args.port,
-        mongo_uri=args.mongo_uri,
-        redis_url=args.redis_url,
-        dev=args.dev,
-        log_level=args.log_level,
-        seed_demo=False if args.no_demo else None,
-    )
+    settings = settings.with_overrides(**flag_settings(args))
     settings.check()
     try:
         listener = bind(settings.host, settings.port)
     except PortUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # `--port 0` takes any free port: from here on the settings name the one bound
+    settings = settings.with_overrides(port=listener.getsockname()[1])
     configure_logging(settings.log_level)
     log = logging.getLogger("impl")
     if settings.embedded and not settings.jwt_secret:
@@ -153,7 +136,7 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
     from impl.store import Store
     from impl.store.database import connect
 
-    settings = settings.with_overrides(mongo_uri=args.mongo_uri)
+    settings = settings.with_overrides(**flag_settings(args))
     settings.check()
     try:
         user_id = ObjectId(args.user_id)
@@ -177,6 +160,10 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # connexion imports starlette's test client, which warns when httpx is installed; the
+    # server never uses it, so keep the notice out of the operator's console (and only
+    # there: importing this module changes no filter).
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -63,14 +63,6 @@ from impl.web.validation import LowercaseMediaType, validator_map
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A Redis that stops answering must not stall requests: fail fast, serve locally, log,
-# and leave it alone for a back-off (impl.realtime.redis_guard) instead of waiting on every call.
-REDIS_TIMEOUT_SECONDS = 1.0
-REDIS_OPTIONS: dict[str, Any] = {
-    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-    "socket_timeout": REDIS_TIMEOUT_SECONDS,
-}
-
 SOCKETIO_PATH = "socket.io"
 # How long a stop waits for Socket.IO clients to take their close packet.
 SOCKET_CLOSE_WAIT_S = 1.0
@@ -156,14 +148,27 @@ class ChatApp:
             log.info("some Socket.IO clients did not take their close packet in time")
 
 
+def _redis_options(settings: Settings) -> dict[str, Any]:
+    """A Redis that stops answering must not stall requests: fail fast, serve locally, log,
+    and leave it alone for a back-off (impl.realtime.redis_guard) instead of waiting on
+    every call."""
+    timeout = settings.redis_timeout_seconds
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+
+
 def _presence(settings: Settings) -> Presence:
     """Presence, shared through Redis when there is one; its breaker guards the Socket.IO
     manager's publishes too (one Redis, one judgement of whether it answers)."""
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(settings.redis_url, **REDIS_OPTIONS)
-        breaker = CircuitBreaker(client.ping, REDIS_TIMEOUT_SECONDS, settings.redis_backoff_seconds)
+        client = aioredis.Redis.from_url(settings.redis_url, **_redis_options(settings))
+        breaker = CircuitBreaker(
+            client.ping,
+            settings.redis_timeout_seconds,
+            settings.redis_backoff_seconds,
+            settings.redis_max_backoff_seconds,
+        )
         return RedisPresence(client, breaker, settings.redis_prefix, settings.presence_ttl_seconds)
     return LocalPresence()
 
@@ -173,7 +178,7 @@ def _socket_server(
 ) -> socketio.AsyncServer:
     manager = (
         GuardedRedisManager(
-            settings.redis_url, settings.redis_prefix, presence.breaker, REDIS_OPTIONS
+            settings.redis_url, settings.redis_prefix, presence.breaker, _redis_options(settings)
         )
         if settings.redis_url and isinstance(presence, RedisPresence)
         else None
@@ -184,9 +189,18 @@ def _socket_server(
         # SocketOrigins refuses foreign origins first; Engine.IO echoes allowed ones.
         cors_allowed_origins=lambda origin, *_: origin is None or allowed(origin),
         cors_credentials=True,
-        max_http_buffer_size=64 * 1024,
+        max_http_buffer_size=settings.socket_max_packet_bytes,
         logger=False,
         engineio_logger=False,
+    )
+
+
+def _body_limit(app: Any, settings: Settings) -> BodyLimit:
+    return BodyLimit(
+        app,
+        settings.max_json_bytes,
+        settings.max_upload_bytes,
+        settings.multipart_allowance_bytes,
     )
 
 
@@ -194,7 +208,7 @@ def _connexion_app(settings: Settings, spec: dict[str, Any]) -> connexion.AsyncA
     app = connexion.AsyncApp(
         __name__,
         specification_dir=str(ROOT),
-        validator_map=validator_map(),
+        validator_map=validator_map(settings),
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs/api"),
     )
     app.add_api(
@@ -274,7 +288,7 @@ def create_app(
     inner = (
         _contract_testing_kit(rest, settings, operations, sandboxes)
         if settings.dev_enabled
-        else BodyLimit(rest, settings.max_json_bytes, settings.max_upload_bytes)
+        else _body_limit(rest, settings)
     )
     gate = BearerGate(inner, settings, path_methods(spec, include=requires_bearer(spec)))
     gated = RestCors(gate, allowed)
@@ -338,7 +352,7 @@ def _contract_testing_kit(
 ) -> Any:
     """The layers of the dev kit around Connexion (see the module docstring's drawing)."""
     faulty = FaultInjector(rest, operations, settings, lambda: current_sandbox().faults)
-    limited = BodyLimit(faulty, settings.max_json_bytes, settings.max_upload_bytes)
+    limited = _body_limit(faulty, settings)
     journaled = JournalRecorder(
         limited,
         operations,

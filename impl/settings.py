@@ -1,15 +1,23 @@
-"""Every knob of the server in one place: environment variables, overridable by flags.
+"""Every knob of the server in one table: the fields of `Settings`.
 
-`Settings.from_env()` reads the environment; `__main__` applies command-line flags on top.
-The defaults are the values of the requirements page.
+Each field is declared once with `knob(...)`: its default, what it means, and how it is
+set: an environment variable, a command-line flag, or only in code (`Settings(...)`, as
+tests do). Everything else is derived from those declarations: `Settings.from_env()` reads
+every variable with the knob's parser (one wording for every bad value), `ENV_VARS` lists
+them, `__main__` builds the `serve` flags and the `--help` text from them, and
+`markdown_table()` is the README's settings table (`tools/settings_table.py` writes it and
+a test keeps it current). The defaults are the values of the requirements page; an empty
+variable counts as unset.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -22,54 +30,119 @@ ALLOWED_MIME_TYPES = (
     "text/plain",
 )
 LOCAL_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1)(:\d+)?$"
-
-
-# Every variable `Settings.from_env` reads (the notebooks start servers without them).
-ENV_VARS = (
-    "MONGODB_URI",
-    "MONGODB_DB",
-    "MONGO_TIMEOUT_MS",
-    "REDIS_URL",
-    "REDIS_CHANNEL",
-    "PRESENCE_TTL_SECONDS",
-    "JWT_SECRET",
-    "CHAT_DEV",
-    "CHAT_MAX_MESSAGE_LENGTH",
-    "CHAT_EDIT_WINDOW_SECONDS",
-    "CHAT_RATE_LIMIT",
-    "CHAT_RATE_WINDOW_SECONDS",
-    "CHAT_CREATE_RATE_LIMIT",
-    "CHAT_MAX_UPLOAD_BYTES",
-    "CORS_ORIGINS",
-    "HTTP_HEADER_TIMEOUT_SECONDS",
-    "HTTP_BODY_TIMEOUT_SECONDS",
-    "LOG_LEVEL",
-    "CHAT_STORE_ENGINE",
-    "CHAT_STORE_THREADS",
-    "CHAT_SANDBOX_DB_PREFIX",
-)
 STORE_ENGINES = ("indexed", "plain")
+TRUTHY = {"1", "true", "yes", "on"}
+
+T = TypeVar("T")
+# (where the value came from: a variable or a flag, the raw text) -> the setting's value
+Parse = Callable[[str, str], Any]
 
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def whole(minimum: int = 1) -> Parse:
+    """A whole number of at least `minimum`."""
+
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def positive(name: str, raw: str) -> float:
+    """A number above zero (seconds, rates)."""
     try:
-        value = int(raw)
+        value = float(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name} must be more than 0, got {raw}")
     return value
 
 
-def _engine(env: Mapping[str, str]) -> str:
-    return env.get("CHAT_STORE_ENGINE", "").strip().lower() or "indexed"
+def text(_name: str, raw: str) -> str:
+    return raw
+
+
+def lowercase(_name: str, raw: str) -> str:
+    return raw.strip().lower()
+
+
+def switch(_name: str, raw: str) -> bool:
+    return raw.strip().lower() in TRUTHY
+
+
+def on_or_default(name: str, raw: str) -> bool | None:
+    """On when the variable says so; otherwise the field's own rule decides (None)."""
+    return True if switch(name, raw) else None
+
+
+def comma_list(_name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def default_parser(default: Any, minimum: int) -> Parse:
+    if isinstance(default, bool):
+        return switch
+    if isinstance(default, int):
+        return whole(minimum)
+    if isinstance(default, float):
+        return positive
+    if isinstance(default, tuple):
+        return comma_list
+    return text
+
+
+@dataclass(frozen=True)
+class Knob:
+    """How one setting is documented and set (the field holds its name and default)."""
+
+    help: str
+    env: str | None = None
+    flag: str | None = None
+    # for a flag that takes no value: the value it sets
+    switch_value: Any = None
+    parse: Parse = text
+    # the default as the docs state it, when the value alone would mislead
+    shown: str | None = None
+
+
+def knob(
+    default: T,
+    help: str,
+    *,
+    env: str | None = None,
+    flag: str | None = None,
+    switch_value: Any = None,
+    parse: Parse | None = None,
+    minimum: int = 1,
+    shown: str | None = None,
+    process_default: bool = False,
+) -> T:
+    """A field of `Settings`, declared with its row of the settings table.
+
+    `process_default`: a `Settings(...)` built in code also reads the variable from this
+    process's environment (so that one variable moves a whole test run).
+    """
+    row = Knob(help, env, flag, switch_value, parse or default_parser(default, minimum), shown)
+    if process_default and env is not None:
+
+        def from_process() -> Any:
+            raw = os.environ.get(env, "")
+            return row.parse(env, raw) if raw.strip() else default
+
+        made: T = field(default_factory=from_process, metadata={"knob": row})
+        return made
+    declared: T = field(default=default, metadata={"knob": row})
+    return declared
 
 
 def redis_db_number(url: str | None) -> int:
@@ -84,83 +157,214 @@ def redis_db_number(url: str | None) -> int:
         raise SettingsError(f"REDIS_URL names database {raw!r}, not a number") from None
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+KIB = 1024
+MIB = 1024 * KIB
+DAY = 24 * 3600
 
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    mongo_uri: str | None = None
-    mongo_db: str = "chat"
-    mongo_timeout_ms: int = 2000
-    redis_url: str | None = None
-    # Pub/sub channel and key prefix of this deployment on Redis; None derives one.
-    redis_channel: str | None = None
-    # A process's presence entries stop counting this long after its last heartbeat.
-    presence_ttl_seconds: int = 15
-    # After a Redis timeout, Redis is left alone this long (doubling up to 30 s).
-    redis_backoff_seconds: float = 5.0
-    jwt_secret: str | None = None
-    dev: bool | None = None
-    seed_demo: bool = True
-    max_message_length: int = 5000
-    edit_window_seconds: int = 900
-    rate_limit: int = 20
-    rate_window_seconds: int = 60
-    chat_create_rate_limit: int = 60
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_json_bytes: int = 1024 * 1024
-    typing_throttle_ms: int = 2000
-    typing_expires_ms: int = 5000
-    event_retention_seconds: int = 7 * 24 * 3600
-    notification_retention_seconds: int = 90 * 24 * 3600
-    token_ttl_seconds: int = 7 * 24 * 3600
-    cors_origins: tuple[str, ...] = ()
-    # How long a client may take to send a request's headers, and to send the next part
-    # of its body; slower clients get 408 (or, mid-headers, a closed connection).
-    header_timeout_seconds: int = 10
-    body_timeout_seconds: int = 20
-    validate_responses: bool = False
-    log_level: str = "info"
-    mime_types: tuple[str, ...] = field(default=ALLOWED_MIME_TYPES)
-    # the embedded store: mongomock answering from the declared indexes, or plain mongomock;
-    # read from the environment even here, so that one variable moves a whole test run
-    store_engine: str = field(default_factory=lambda: _engine(os.environ))
-    # run store work in worker threads even on the embedded store, as with MongoDB
-    store_threads: bool = False
-    # With MongoDB, sandbox <name> lives in database <prefix><name>; None derives
-    # `<MONGODB_DB>-sandbox-`.
-    sandbox_db_prefix: str | None = None
+    """The settings table: one row per field, in the order the docs list them. Build one
+    from the environment (`from_env`) or in code (`Settings(rate_limit=5)`)."""
+
+    # Serving
+    host: str = knob("127.0.0.1", "interface to bind", flag="--host")
+    port: int = knob(
+        8080, "port to bind (0: any free port; the printed URLs name it)", flag="--port", minimum=0
+    )
+    log_level: str = knob(
+        "info",
+        "debug, info, warning or error; one JSON line per request on `impl.access` "
+        "(tokens are never logged)",
+        env="LOG_LEVEL",
+        flag="--log-level",
+        parse=lowercase,
+    )
+    header_timeout_seconds: int = knob(
+        10,
+        "time a client has to send a request's headers (then 408 and close)",
+        env="HTTP_HEADER_TIMEOUT_SECONDS",
+    )
+    body_timeout_seconds: int = knob(
+        20,
+        "longest pause while a client sends a body (then 408 and close)",
+        env="HTTP_BODY_TIMEOUT_SECONDS",
+    )
+    cors_origins: tuple[str, ...] = knob(
+        (),
+        "comma list of browser origins (REST and sockets, credentials allowed); others get "
+        "no CORS grant and a refused socket",
+        env="CORS_ORIGINS",
+        shown="embedded: any `http://localhost:*`, `http://127.0.0.1:*`",
+    )
+    # The store
+    mongo_uri: str | None = knob(
+        None,
+        "a real MongoDB (same code path, pymongo)",
+        env="MONGODB_URI",
+        flag="--mongo-uri",
+        shown="the embedded in-memory store",
+    )
+    mongo_db: str = knob("chat", "database name", env="MONGODB_DB")
+    mongo_timeout_ms: int = knob(
+        2000,
+        "how long a request waits for an unreachable store before 503",
+        env="MONGO_TIMEOUT_MS",
+    )
+    # the embedded store: mongomock answering from the declared indexes, or plain mongomock
+    store_engine: str = knob(
+        "indexed",
+        "embedded store only: `plain` runs on mongomock without the index engine",
+        env="CHAT_STORE_ENGINE",
+        parse=lowercase,
+        process_default=True,
+    )
+    store_threads: bool = knob(
+        False,
+        "embedded store only: run store calls in worker threads as with MongoDB (tests)",
+        env="CHAT_STORE_THREADS",
+    )
+    sandbox_db_prefix: str | None = knob(
+        None,
+        "with MONGODB_URI, sandbox `<name>` lives in database `<prefix><name>`",
+        env="CHAT_SANDBOX_DB_PREFIX",
+        shown="`<MONGODB_DB>-sandbox-`",
+    )
+    # Tokens and dev mode
+    jwt_secret: str | None = knob(
+        None,
+        "HS256 secret, at least 32 bytes; required with MONGODB_URI",
+        env="JWT_SECRET",
+        shown="a fixed dev secret (embedded only)",
+    )
+    token_ttl_seconds: int = knob(7 * DAY, "lifetime of the tokens the server issues")
+    dev: bool | None = knob(
+        None,
+        "dev endpoints even with a real store (the variable: `1`, `true`, `yes` or `on`)",
+        env="CHAT_DEV",
+        flag="--dev",
+        switch_value=True,
+        parse=on_or_default,
+        shown="on when embedded",
+    )
+    seed_demo: bool = knob(
+        True,
+        "the embedded store starts with four demo users; `--no-demo` leaves it empty",
+        flag="--no-demo",
+        switch_value=False,
+        shown="with demo users",
+    )
+    # Fan-out through Redis
+    redis_url: str | None = knob(
+        None,
+        "Socket.IO events and presence shared by all processes",
+        env="REDIS_URL",
+        flag="--redis-url",
+        shown="in-process fan-out",
+    )
+    redis_channel: str | None = knob(
+        None,
+        "this deployment's pub/sub channel and presence key prefix (pub/sub ignores db "
+        "numbers: two deployments on one Redis need different ones)",
+        env="REDIS_CHANNEL",
+        shown="`chat-api:<Redis db number>:<MONGODB_DB>`",
+    )
+    presence_ttl_seconds: int = knob(
+        15,
+        "a process's sockets stop counting as online this long after it stops renewing "
+        "them (crash, kill)",
+        env="PRESENCE_TTL_SECONDS",
+    )
+    redis_timeout_seconds: float = knob(
+        1.0,
+        "how long one Redis call may take; a timeout opens the circuit breaker (the process "
+        "then serves from its own view)",
+        env="REDIS_TIMEOUT_SECONDS",
+    )
+    redis_backoff_seconds: float = knob(
+        5.0,
+        "after a Redis timeout, Redis is left alone this long before a probe",
+        env="REDIS_BACKOFF_SECONDS",
+    )
+    redis_max_backoff_seconds: float = knob(
+        30.0,
+        "the back-off doubles after each failed probe, up to this",
+        env="REDIS_MAX_BACKOFF_SECONDS",
+    )
+    # The rules of the requirements page
+    max_message_length: int = knob(5000, "code points per message", env="CHAT_MAX_MESSAGE_LENGTH")
+    edit_window_seconds: int = knob(
+        900, "edit window after `createdAt`", env="CHAT_EDIT_WINDOW_SECONDS"
+    )
+    rate_limit: int = knob(
+        20,
+        "accepted messages per user per CHAT_RATE_WINDOW_SECONDS (sliding)",
+        env="CHAT_RATE_LIMIT",
+    )
+    rate_window_seconds: int = knob(
+        60, "the window of both per-user rate limits", env="CHAT_RATE_WINDOW_SECONDS"
+    )
+    chat_create_rate_limit: int = knob(
+        60,
+        "new chats (direct, group, support, purchase-request) per user per window",
+        env="CHAT_CREATE_RATE_LIMIT",
+    )
+    max_upload_bytes: int = knob(10 * MIB, "size of one attachment", env="CHAT_MAX_UPLOAD_BYTES")
+    mime_types: tuple[str, ...] = knob(ALLOWED_MIME_TYPES, "attachment types, judged by bytes")
+    typing_throttle_ms: int = knob(2000, "a repeated `typing-start` within this is not re-sent")
+    typing_expires_ms: int = knob(5000, "`expiresInMs` of `user-typing`")
+    event_retention_seconds: int = knob(7 * DAY, "how long chat events stay replayable")
+    notification_retention_seconds: int = knob(90 * DAY, "how long notifications are kept")
+    # Limits at the edge
+    max_json_bytes: int = knob(1 * MIB, "largest JSON request body")
+    multipart_allowance_bytes: int = knob(
+        64 * KIB,
+        "room over CHAT_MAX_UPLOAD_BYTES for the multipart envelope and caption: a larger "
+        "`Content-Length` is refused before its body is read",
+        env="CHAT_MULTIPART_ALLOWANCE_BYTES",
+        minimum=0,
+    )
+    metadata_max_bytes: int = knob(
+        16 * KIB, "largest `metadata` object, as compact JSON", env="CHAT_METADATA_MAX_BYTES"
+    )
+    metadata_max_depth: int = knob(
+        8,
+        "deepest `metadata` nesting (the object itself is level 1)",
+        env="CHAT_METADATA_MAX_DEPTH",
+    )
+    socket_max_payload_bytes: int = knob(
+        16 * KIB,
+        "largest payload of one client event, as compact JSON (larger: PAYLOAD_TOO_LARGE)",
+        env="SOCKET_MAX_PAYLOAD_BYTES",
+    )
+    socket_max_packet_bytes: int = knob(
+        64 * KIB,
+        "largest Engine.IO packet; a larger one closes the connection",
+        env="SOCKET_MAX_PACKET_BYTES",
+    )
+    socket_event_burst: int = knob(
+        30,
+        "client events one socket may send in a burst (then RATE_LIMITED)",
+        env="SOCKET_EVENT_BURST",
+    )
+    socket_event_refill_per_second: float = knob(
+        10.0,
+        "how fast a socket's burst allowance refills",
+        env="SOCKET_EVENT_REFILL_PER_SECOND",
+    )
+    # In code only
+    validate_responses: bool = knob(False, "check every response against the spec (tests)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment's variables name; unset or empty ones keep defaults."""
         env = os.environ if env is None else env
-        origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
-        return cls(
-            mongo_uri=env.get("MONGODB_URI") or None,
-            mongo_db=env.get("MONGODB_DB", "chat"),
-            mongo_timeout_ms=_int(env, "MONGO_TIMEOUT_MS", 2000),
-            redis_url=env.get("REDIS_URL") or None,
-            redis_channel=env.get("REDIS_CHANNEL") or None,
-            presence_ttl_seconds=_int(env, "PRESENCE_TTL_SECONDS", 15),
-            jwt_secret=env.get("JWT_SECRET") or None,
-            dev=True if _flag(env, "CHAT_DEV") else None,
-            max_message_length=_int(env, "CHAT_MAX_MESSAGE_LENGTH", 5000),
-            edit_window_seconds=_int(env, "CHAT_EDIT_WINDOW_SECONDS", 900),
-            rate_limit=_int(env, "CHAT_RATE_LIMIT", 20),
-            rate_window_seconds=_int(env, "CHAT_RATE_WINDOW_SECONDS", 60),
-            chat_create_rate_limit=_int(env, "CHAT_CREATE_RATE_LIMIT", 60),
-            max_upload_bytes=_int(env, "CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
-            cors_origins=origins,
-            header_timeout_seconds=_int(env, "HTTP_HEADER_TIMEOUT_SECONDS", 10),
-            body_timeout_seconds=_int(env, "HTTP_BODY_TIMEOUT_SECONDS", 20),
-            log_level=env.get("LOG_LEVEL", "info").lower(),
-            store_engine=_engine(env),
-            store_threads=_flag(env, "CHAT_STORE_THREADS"),
-            sandbox_db_prefix=env.get("CHAT_SANDBOX_DB_PREFIX") or None,
-        )
+        values: dict[str, Any] = {}
+        for name, row in knobs():
+            raw = env.get(row.env, "") if row.env else ""
+            if raw.strip():  # a value as given: a secret keeps its spaces
+                values[name] = row.parse(row.env or name, raw)
+        return cls(**values)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; `None` values leave a field alone."""
@@ -216,3 +420,62 @@ class Settings:
             raise SettingsError("JWT_SECRET must be at least 32 bytes long (HS256 key length)")
         if self.store_engine not in STORE_ENGINES:
             raise SettingsError(f"CHAT_STORE_ENGINE must be one of {', '.join(STORE_ENGINES)}")
+
+
+def knobs() -> Iterator[tuple[str, Knob]]:
+    """(field name, row) for every setting, in the table's order."""
+    for f in fields(Settings):
+        yield f.name, f.metadata["knob"]
+
+
+def _field(name: str) -> Field[Any]:
+    return next(f for f in fields(Settings) if f.name == name)
+
+
+# Every variable `Settings.from_env` reads (a launched server starts without any of them).
+ENV_VARS = tuple(row.env for _, row in knobs() if row.env)
+
+
+def default_text(name: str) -> str:
+    """A setting's default as the docs state it."""
+    row = _field(name).metadata["knob"]
+    if row.shown is not None:
+        return str(row.shown)
+    declared = _field(name)
+    value = declared.default
+    if value is MISSING and callable(declared.default_factory):
+        value = declared.default_factory()
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str):
+        return f"`{value}`"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def help_text() -> str:
+    """The variables and their flags, as `python -m impl serve --help` ends."""
+    lines = ["environment variables (flags win over them; an empty value counts as unset):"]
+    for name, row in knobs():
+        if row.env is None:
+            continue
+        flag = f", {row.flag}" if row.flag else ""
+        default = default_text(name).replace("`", "")
+        lines.append(f"  {row.env}{flag}  (default: {default})")
+        lines += textwrap.wrap(
+            row.help.replace("`", ""), 79, initial_indent=" " * 6, subsequent_indent=" " * 6
+        )
+    return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The README's settings table: every setting a variable or a flag reaches."""
+    lines = ["| Variable | Flag | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, row in knobs():
+        if row.env is None and row.flag is None:
+            continue
+        variable = f"`{row.env}`" if row.env else ""
+        flag = f"`{row.flag}`" if row.flag else ""
+        lines.append(f"| {variable} | {flag} | {default_text(name)} | {row.help} |")
+    return "\n".join(lines)

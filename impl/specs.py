@@ -120,6 +120,36 @@ LIMITS: tuple[Place, ...] = (
         "/paths/~1api~1chat~1{id}~1messages~1file/post/description",
         "At most {max_upload_text} (413",
     ),
+    # CHAT_MULTIPART_ALLOWANCE_BYTES
+    Place(
+        OPENAPI,
+        "/paths/~1api~1chat~1{id}~1messages~1file/post/description",
+        "the limit plus {multipart_allowance_text} is refused",
+    ),
+    # CHAT_METADATA_MAX_BYTES, CHAT_METADATA_MAX_DEPTH
+    Place(
+        OPENAPI,
+        "/components/schemas/Metadata/description",
+        "at most {metadata_max_text} as compact JSON, at most {metadata_max_depth} levels deep",
+    ),
+    # SOCKET_MAX_PAYLOAD_BYTES
+    Place(ASYNCAPI, "/info/description", "a payload over {socket_payload_text}\n"),
+    Place(
+        ASYNCAPI, "/components/schemas/AckError/description", "payload over {socket_payload_text}"
+    ),
+    # SOCKET_MAX_PACKET_BYTES
+    Place(ASYNCAPI, "/info/description", "at most {socket_packet_text}; a larger one"),
+    # SOCKET_EVENT_BURST, SOCKET_EVENT_REFILL_PER_SECOND
+    Place(
+        ASYNCAPI,
+        "/info/description",
+        "a burst of {socket_event_burst} events\n(refilled at {socket_refill_text} per second",
+    ),
+    Place(
+        ASYNCAPI,
+        "/components/schemas/AckError/description",
+        "bursts of {socket_event_burst} events, refilled at {socket_refill_text} per second",
+    ),
 )
 
 
@@ -129,6 +159,11 @@ def size_text(size: int) -> str:
         if size % factor == 0:
             return f"{size // factor} {unit}"
     return f"{size} bytes"
+
+
+def number_text(value: float) -> str:
+    """A number as a reader writes it: 10, 2.5."""
+    return f"{value:g}"
 
 
 def duration_text(seconds: int) -> str:
@@ -149,6 +184,13 @@ def limit_values(settings: Settings) -> dict[str, Any]:
         "chat_create_rate_limit": settings.chat_create_rate_limit,
         "max_upload_bytes": settings.max_upload_bytes,
         "max_upload_text": size_text(settings.max_upload_bytes),
+        "multipart_allowance_text": size_text(settings.multipart_allowance_bytes),
+        "metadata_max_text": size_text(settings.metadata_max_bytes),
+        "metadata_max_depth": settings.metadata_max_depth,
+        "socket_payload_text": size_text(settings.socket_max_payload_bytes),
+        "socket_packet_text": size_text(settings.socket_max_packet_bytes),
+        "socket_event_burst": settings.socket_event_burst,
+        "socket_refill_text": number_text(settings.socket_event_refill_per_second),
     }
 
 

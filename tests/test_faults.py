@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -22,6 +21,7 @@ import socketio
 from conftest import Api, assert_problem
 from impl.app import ChatApp, create_app
 from impl.auth import issue_token
+from impl.launcher import Launched, server_env
 from impl.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,19 +90,19 @@ class TestUnreachableStore:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    """`python -m impl ARGS` to its end, with the environment a launched server gets."""
     return subprocess.run(
         [sys.executable, "-m", "impl", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=server_env(env),
         timeout=60,
         cwd=ROOT,
     )
 
 
 def test_real_store_without_jwt_secret_refuses_to_start() -> None:
-    env = {"MONGODB_URI": "mongodb://127.0.0.1:1/", "JWT_SECRET": ""}
+    env = {"MONGODB_URI": "mongodb://127.0.0.1:1/"}
     done = run_cli("serve", "--port", str(closed_port()), env=env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
@@ -110,79 +110,29 @@ def test_real_store_without_jwt_secret_refuses_to_start() -> None:
     )
 
 
-class ServerProcess:
-    """`python -m impl serve` in a child process whose stderr lines a test can await."""
+def launched(*args: str) -> Launched:
+    """A server of this test run: what `tox -e py-plain` chose for the store goes along."""
+    return Launched(*args, keep=["CHAT_STORE_ENGINE"])
 
-    def __init__(self, *args: str) -> None:
-        self.port = closed_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "impl", "serve", "--port", str(self.port), "--no-demo"]
-        self.proc = subprocess.Popen(
-            [*command, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-        )
-        self.lines: asyncio.Queue[str] = asyncio.Queue()
-        self.log: list[str] = []
-        loop = asyncio.get_running_loop()
-        self.reader = loop.run_in_executor(None, self._pump, loop)
 
-    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            loop.call_soon_threadsafe(self.lines.put_nowait, line)
-
-    async def ready(self) -> None:
-        """The server prints its URLs once it listens."""
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 60)
-        assert line.startswith("Docs: "), line + "".join(self.log)
-
-    async def line(self, text: str, within: float = 20) -> str:
-        """The next stderr line holding `text` (earlier lines are kept in `log`)."""
-
-        async def find() -> str:
-            while True:
-                line = await self.lines.get()
-                self.log.append(line)
-                if text in line:
-                    return line
-
-        try:
-            return await asyncio.wait_for(find(), within)
-        except TimeoutError:
-            raise AssertionError(f"no {text!r} within {within}s:\n{''.join(self.log)}") from None
-
-    async def exit_code(self, within: float = 20) -> int:
-        return await asyncio.wait_for(asyncio.to_thread(self.proc.wait), within)
-
-    async def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        await asyncio.to_thread(self.proc.wait)
-        await self.reader
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+async def line(server: Launched, text: str, within: float = 20) -> str:
+    return await asyncio.to_thread(server.wait_for, text, within)
 
 
 async def test_sigterm_lets_an_in_flight_request_finish() -> None:
     # At trace level the server logs every ASGI message it hands the app: the test sees
     # the first half of the body arrive, then the stop begin, and only then sends the rest.
-    server = ServerProcess("--log-level", "trace")
+    server = launched("--log-level", "trace")
     try:
-        await server.ready()
+        await asyncio.to_thread(server.start)
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             made = (await client.post("/api/dev/users", json={"name": "slow"})).json()["data"]
 
             async def slow_body():  # type: ignore[no-untyped-def]
                 yield b'{"na'
-                await server.line("'more_body': True")
-                server.proc.send_signal(signal.SIGTERM)
-                await server.line("Shutting down")
+                await line(server, "'more_body': True")
+                server.signal(signal.SIGTERM)
+                await line(server, "Shutting down")
                 yield b'me": "late"}'
 
             response = await client.post(
@@ -191,32 +141,32 @@ async def test_sigterm_lets_an_in_flight_request_finish() -> None:
         assert made["user"]["name"] == "slow"
         assert response.status_code == 201
         assert response.json()["data"]["user"]["name"] == "late"
-        assert await server.exit_code() == 0
+        assert await asyncio.to_thread(server.wait, 20) == 0
     finally:
-        await server.stop()
+        await asyncio.to_thread(server.stop)
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_sigterm_with_connected_sockets_stops_promptly(transport: str) -> None:
-    server = ServerProcess()
+    server = launched()
     sio = socketio.AsyncClient(reconnection=False)
     dropped = asyncio.Event()
     sio.on("disconnect", lambda *_: dropped.set())
     try:
-        await server.ready()
+        await asyncio.to_thread(server.start)
         async with httpx.AsyncClient(base_url=server.url) as client:
             made = (await client.post("/api/dev/users", json={"name": "on"})).json()["data"]
         await sio.connect(server.url, auth={"token": made["token"]}, transports=[transport])
-        await server.line("socket connected")
+        await line(server, "socket connected")
         signalled = time.monotonic()
-        server.proc.send_signal(signal.SIGTERM)
-        await server.line("stopped by SIGTERM", within=10)
+        server.signal(signal.SIGTERM)
+        await line(server, "stopped by SIGTERM", within=10)
         assert time.monotonic() - signalled < 3.0
-        assert await server.exit_code() == 0
+        assert await asyncio.to_thread(server.wait, 20) == 0
         await asyncio.wait_for(dropped.wait(), 5)
     finally:
         await sio.shutdown()
-        await server.stop()
+        await asyncio.to_thread(server.stop)
 
 
 async def test_one_log_line_per_request_without_the_token(

@@ -2,7 +2,7 @@
 asyncapi.yaml, and are committed executed, with outputs that carry nothing of the machine
 or the run that produced them.
 
-The mapping is by name. `notebooks/chatapi.py` has one method per `operationId`, named
+The mapping is by name. `notebooks/chatapi/client.py` has one method per `operationId`, named
 exactly like it (the dev operations on `ChatAPI`, the others on `User`); a notebook shows
 an operation when one of its code cells calls that method. A notebook shows a Socket.IO
 event when a code cell names it as a string literal: client events are emitted with
@@ -25,7 +25,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
-HELPER = NOTEBOOK_DIR / "chatapi.py"
+HELPER = NOTEBOOK_DIR / "chatapi" / "client.py"
 
 FLOWS = [
     "01-getting-started",
@@ -111,7 +111,7 @@ def test_one_notebook_per_flow() -> None:
 
 @pytest.mark.parametrize("operation_id", operation_ids())
 def test_the_helper_has_a_method_per_operation(operation_id: str) -> None:
-    assert operation_id in helper_methods(), f"notebooks/chatapi.py has no {operation_id}()"
+    assert operation_id in helper_methods(), f"notebooks/chatapi/client.py has no {operation_id}()"
 
 
 @pytest.mark.parametrize("operation_id", operation_ids())

@@ -24,12 +24,10 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,15 +37,15 @@ import redis.asyncio as aioredis
 from test_scaleout import release_redis, wait_for_subscribers
 
 from conftest import User
-from impl.app import REDIS_TIMEOUT_SECONDS, ChatApp, create_app
+from impl.app import ChatApp, create_app
 from impl.domain.dev import seed_demo
+from impl.launcher import Launched
 from impl.realtime.presence import RedisPresence
 from impl.settings import Settings
 from sockets_support import Socket, Sockets, free_port, notifications_of, serving
 
 pytestmark = pytest.mark.redis
 
-ROOT = Path(__file__).resolve().parent.parent
 PRESENCE_TTL_SECONDS = 3  # heartbeats every second; a busy machine may delay one
 BACKOFF_SECONDS = 0.2
 WAIT_SECONDS = 20.0
@@ -171,51 +169,27 @@ async def serve(stack: AsyncExitStack, app: ChatApp) -> Served:
     return Served(app, url, sockets, cast)
 
 
-def start_server_process(redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m impl serve` on a free port (embedded store, demo users seeded)."""
-    port = free_port()
-    env = {
-        **os.environ,
+def start_server_process(redis_url: str) -> Launched:
+    """`python -m impl serve` (embedded store, demo users seeded) on this test's Redis."""
+    settings = {
         "REDIS_URL": redis_url,
         "PRESENCE_TTL_SECONDS": str(PRESENCE_TTL_SECONDS),
         "LOG_LEVEL": "warning",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "impl", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert process.poll() is None, "the server process exited"
-        try:
-            return httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until_sync(up, "the server process never answered", STARTUP_SECONDS)
-    except BaseException:
-        process.kill()
-        process.wait(10)
-        raise
-    return process, url
+    return Launched(settings=settings, demo=True).start(STARTUP_SECONDS)
 
 
 async def test_users_of_a_killed_process_go_offline_after_the_expiry(
     redis_server: RedisProcess,
 ) -> None:
     url = redis_server.url()
-    killed, killed_url = start_server_process(url)
+    killed = start_server_process(url)
     try:
         async with AsyncExitStack() as stack:
             here = await serve(stack, create_app(redis_settings(url)))
             bea, sol, sam = here.cast["Bea"], here.cast["Sol"], here.cast["Sam"]
             chat_id = await bea.group_chat(sol, sam)
-            elsewhere = Sockets(killed_url)
+            elsewhere = Sockets(killed.url)
             stack.push_async_callback(elsewhere.close_all)
             for user in (sol, sam):
                 await elsewhere.open(user)
@@ -223,8 +197,8 @@ async def test_users_of_a_killed_process_go_offline_after_the_expiry(
             assert await notifications_of(sol) == []
             assert await notifications_of(sam) == []
 
-            killed.send_signal(signal.SIGKILL)
-            killed.wait(10)
+            killed.signal(signal.SIGKILL)
+            killed.wait()
             presence = presence_of(here.app)
 
             async def gone() -> bool:
@@ -237,9 +211,7 @@ async def test_users_of_a_killed_process_go_offline_after_the_expiry(
                 assert notification["messageId"] == sent["_id"]
             elsewhere.opened.clear()  # their server is gone; nothing to close
     finally:
-        if killed.poll() is None:
-            killed.kill()
-            killed.wait(10)
+        killed.stop()
 
 
 async def test_presence_changes_made_while_redis_is_frozen_are_repaired_after_it_thaws(
@@ -343,7 +315,9 @@ async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
         # A send that waited for Redis would take its whole timeout; the figures printed
         # above are the measurement (this machine may be busy, so the bound is loose).
         frozen_p99 = statistics.quantiles(frozen, n=100)[98]
-        assert frozen_p99 < REDIS_TIMEOUT_SECONDS / 2, percentiles(frozen)
+        assert frozen_p99 < here.app.services.settings.redis_timeout_seconds / 2, percentiles(
+            frozen
+        )
 
         async def recovered() -> bool:
             return breaker.closed

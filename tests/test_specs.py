@@ -46,6 +46,13 @@ def test_every_row_of_the_table_changes_its_place() -> None:
         rate_limit=7,
         rate_window_seconds=33,
         max_upload_bytes=2048,
+        multipart_allowance_bytes=3 * 1024,
+        metadata_max_bytes=4 * 1024,
+        metadata_max_depth=5,
+        socket_max_payload_bytes=6 * 1024,
+        socket_max_packet_bytes=96 * 1024,
+        socket_event_burst=9,
+        socket_event_refill_per_second=2.5,
     )
     served = specs.served_specs(odd)
     texts = {"max_message_length": "321", "edit_window_text": "125-second", "rate_limit": "7"}
@@ -58,6 +65,11 @@ def test_every_row_of_the_table_changes_its_place() -> None:
     assert "7 accepted\nmessages per user per 33 s, a 125-second edit window" in description
     assert "321 characters (code points)\nper message, 2 KiB per attachment" in description
     assert all(text in served.as_yaml("openapi.yaml").decode() for text in texts.values())
+    metadata = served.openapi["components"]["schemas"]["Metadata"]["description"]
+    assert "at most 4 KiB as compact JSON, at most 5 levels deep" in metadata
+    sockets = served.asyncapi["info"]["description"]
+    assert "a payload over 6 KiB" in sockets and "at most 96 KiB; a larger one" in sockets
+    assert "a burst of 9 events\n(refilled at 2.5 per second" in sockets
 
 
 def test_a_row_that_no_longer_matches_its_document_is_reported() -> None:

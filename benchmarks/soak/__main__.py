@@ -24,6 +24,7 @@ from benchmarks.soak.report import (
     send_latency,
 )
 from benchmarks.soak.traffic import Ledger, Traffic
+from impl.launcher import Launched
 
 SETTLE_S = 10.0  # at most this long for the last socket events to arrive
 
@@ -73,11 +74,11 @@ async def _limits(traffic: Traffic, token: str) -> Limits:
 
 
 async def soak(
-    args: argparse.Namespace, redis_server: procs.Server, chat_api: procs.Server
+    args: argparse.Namespace, redis_server: procs.Server, chat_api: Launched
 ) -> dict[str, Any]:
     rss_every = args.rss_every or min(5.0, max(0.5, args.duration / 60))
     setup_began = time.monotonic()
-    async with Traffic(chat_api.base, args.max_requests, args.timeout) as traffic:
+    async with Traffic(chat_api.url, args.max_requests, args.timeout) as traffic:
         the_world = await world.build(traffic, args.users)
         limits = await _limits(traffic, the_world.users[0].token)
         ledger = Ledger()
@@ -96,7 +97,7 @@ async def soak(
             args.seed,
         )
         async with services.sampling_rss(
-            chat_api.process.pid, rss_every, began, ledger.acknowledged
+            chat_api.pid, rss_every, began, ledger.acknowledged
         ) as rss:
             freezer = asyncio.create_task(services.freeze_redis(redis_server, freeze, began))
             await load.run()
@@ -116,7 +117,7 @@ async def soak(
             checks.seq_without_gaps(state),
             checks.rss_flat(rss, args.duration),
             checks.sockets_connected(the_world),
-            checks.Check("server stayed up", chat_api.alive(), {"pid": chat_api.process.pid}),
+            checks.Check("server stayed up", chat_api.running, {"pid": chat_api.pid}),
         ]
         delivery = checks.socket_delivery(the_world, ledger, state, freeze)
         verify_s = round(time.monotonic() - verify_began, 1)

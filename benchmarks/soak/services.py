@@ -1,8 +1,10 @@
 """The processes of a soak run: a throwaway Redis, one Chat API server on it, the freeze
 of Redis (SIGSTOP, then SIGCONT), and the server's resident memory read from /proc.
 
-Both processes are started through ``benchmarks.procs`` (own session, output to a log
-file, stopped by their pid only) and bind 127.0.0.1.
+Redis is started through ``benchmarks.procs`` (own session, output to a log file,
+stopped by its pid only), the Chat API through ``impl.launcher`` (the one way every
+helper starts ``python -m impl serve``: nothing of the calling shell's settings reaches
+it, so the run measures the defaults); both bind 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from pathlib import Path
 import redis
 
 from benchmarks import procs
-from impl.settings import ENV_VARS
+from impl.launcher import Launched, ServerFailed
 
 START_TIMEOUT_S = 60.0
 
@@ -60,31 +61,18 @@ def start_redis(log_dir: Path) -> procs.Server:
     return server
 
 
-def server_env(redis_port: int) -> dict[str, str]:
-    """Every setting the server reads blanked (its default), except Redis and the log level:
-    the run measures the defaults, whatever the calling shell exports."""
-    env = dict.fromkeys(ENV_VARS, "")
-    env["REDIS_URL"] = f"redis://{procs.HOST}:{redis_port}/0"
-    env["LOG_LEVEL"] = "warning"
-    return env
-
-
-def start_chat_api(redis_port: int, log_dir: Path) -> procs.Server:
+def start_chat_api(redis_port: int, log_dir: Path) -> Launched:
     """``python -m impl serve --no-demo`` on the embedded store, fanning out through Redis."""
-    port = procs.free_port()
-    cmd = [sys.executable, "-m", "impl", "serve", "--host", procs.HOST, "--port", str(port)]
-    cmd.append("--no-demo")
-    server = procs.start("chat-api", cmd, port, log_dir, core=None, env=server_env(redis_port))
+    settings = {"REDIS_URL": f"redis://{procs.HOST}:{redis_port}/0", "LOG_LEVEL": "warning"}
+    server = Launched(settings=settings, log_path=log_dir / "chat-api.log")
     try:
-        procs.wait_ready(server, "/openapi.json", START_TIMEOUT_S)
-    except RuntimeError as exc:
-        procs.stop(server)
+        return server.start(START_TIMEOUT_S)
+    except ServerFailed as exc:
         raise ServiceFailed(str(exc)) from None
-    return server
 
 
 @contextlib.contextmanager
-def running(log_dir: Path) -> Iterator[tuple[procs.Server, procs.Server]]:
+def running(log_dir: Path) -> Iterator[tuple[procs.Server, Launched]]:
     """Redis and the Chat API for the length of a ``with`` block; both stopped after."""
     redis_server = start_redis(log_dir)
     try:
@@ -92,7 +80,7 @@ def running(log_dir: Path) -> Iterator[tuple[procs.Server, procs.Server]]:
         try:
             yield redis_server, chat_api
         finally:
-            procs.stop(chat_api, grace_s=15)
+            chat_api.stop(grace=15)
     finally:
         thaw(redis_server)
         procs.stop(redis_server)

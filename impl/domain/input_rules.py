@@ -22,8 +22,6 @@ from typing import Any
 from impl.errors import ValidationFailed
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-METADATA_MAX_BYTES = 16 * 1024
-METADATA_MAX_DEPTH = 8
 BODY_MAX_DEPTH = 32
 
 
@@ -73,16 +71,16 @@ def _check_string(value: str, where: str) -> None:
         raise ValidationFailed(f"{where} holds a string that is not valid Unicode") from None
 
 
-def check_metadata(metadata: Any) -> None:
+def check_metadata(metadata: Any, max_bytes: int, max_depth: int) -> None:
+    """400 unless `metadata` is an object of at most `max_bytes` as compact JSON, nested
+    at most `max_depth` levels, whose keys MongoDB stores as they are."""
     if not isinstance(metadata, dict):
         raise ValidationFailed("metadata must be an object")
-    check_depth(metadata, METADATA_MAX_DEPTH, "metadata")
+    check_depth(metadata, max_depth, "metadata")
     _check_keys(metadata)
     size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-    if size > METADATA_MAX_BYTES:
-        raise ValidationFailed(
-            f"metadata is {size} bytes as JSON; the limit is {METADATA_MAX_BYTES}"
-        )
+    if size > max_bytes:
+        raise ValidationFailed(f"metadata is {size} bytes as JSON; the limit is {max_bytes}")
 
 
 def _check_keys(value: Any) -> None:

@@ -75,8 +75,8 @@ class RedisPresence:
         self,
         redis: Any,
         breaker: CircuitBreaker,
-        prefix: str = "chat-api",
-        ttl_seconds: float = 15.0,
+        prefix: str,
+        ttl_seconds: float,
     ) -> None:
         self.redis = redis
         self.breaker = breaker

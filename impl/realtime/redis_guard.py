@@ -2,9 +2,10 @@
 
 A Redis that stops answering (frozen, not down) makes every call wait for its timeout. So
 the first timeout opens the breaker: from then on no call goes to Redis at all and callers
-serve from this process's own state at once. When the back-off (5 s by default, doubling up
-to 30 s) has passed, the next call starts one probe (a PING) in the background, so no
-request ever waits for it; the probe's answer closes the breaker. The outage and the
+serve from this process's own state at once. When the back-off (`REDIS_BACKOFF_SECONDS`,
+doubling up to `REDIS_MAX_BACKOFF_SECONDS`) has passed, the next call starts one probe (a
+PING) in the background, so no request ever waits for it; the probe's answer closes the
+breaker. The outage and the
 recovery are logged once each.
 
 `GuardedRedisManager` is `socketio.AsyncRedisManager` with its publish through the
@@ -32,7 +33,6 @@ log = logging.getLogger("impl.redis")
 
 T = TypeVar("T")
 
-MAX_BACKOFF_SECONDS = 30.0
 PUBLISH_QUEUE_SIZE = 10_000
 
 
@@ -46,7 +46,7 @@ class CircuitBreaker:
         probe: Callable[[], Awaitable[Any]],
         timeout_seconds: float,
         backoff_seconds: float,
-        max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
+        max_backoff_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.probe = probe

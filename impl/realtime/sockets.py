@@ -38,9 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("impl.realtime.sockets")
 
 NAMESPACE = "/"
-MAX_PAYLOAD_BYTES = 16 * 1024
-BUCKET_CAPACITY = 30.0
-BUCKET_REFILL_PER_SECOND = 10.0
 TYPING_ENTRIES_BEFORE_PRUNE = 10_000
 
 Ack = dict[str, Any]
@@ -59,13 +56,20 @@ def failed(code: str, detail: str) -> Ack:
 
 @dataclass
 class Bucket:
-    tokens: float = BUCKET_CAPACITY
+    """A socket's event allowance: `capacity` at once, refilled at `refill_per_second`."""
+
+    capacity: float
+    refill_per_second: float
+    tokens: float = field(init=False)
     updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
 
     def take(self) -> bool:
         now = time.monotonic()
         self.tokens = min(
-            BUCKET_CAPACITY, self.tokens + (now - self.updated) * BUCKET_REFILL_PER_SECOND
+            self.capacity, self.tokens + (now - self.updated) * self.refill_per_second
         )
         self.updated = now
         if self.tokens < 1:
@@ -202,7 +206,10 @@ class ChatSockets:
         await self.sio.save_session(sid, {"userId": str(user["_id"]), "sandbox": services.sandbox})
         await self.sio.enter_room(sid, user_room(user["_id"]))
         await services.presence.add(str(user["_id"]), sid)
-        self.buckets[sid] = Bucket()
+        settings = self.services.settings
+        self.buckets[sid] = Bucket(
+            settings.socket_event_burst, settings.socket_event_refill_per_second
+        )
         log.info("socket connected sid=%s user=%s sandbox=%s", sid, user["_id"], services.sandbox)
         return None
 
@@ -272,9 +279,10 @@ class ChatSockets:
                 if not self.take(sid):
                     raise RateLimited("too many events; slow down")
                 data = single_payload(args)
-                if payload_size(data) > MAX_PAYLOAD_BYTES:
+                limit = self.services.settings.socket_max_payload_bytes
+                if payload_size(data) > limit:
                     raise ValidationFailed(
-                        f"payload is larger than {MAX_PAYLOAD_BYTES} bytes",
+                        f"payload is larger than {limit} bytes",
                         code="PAYLOAD_TOO_LARGE",
                     )
                 user_id = await self.allowed_user(sid)

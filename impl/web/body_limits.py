@@ -1,11 +1,11 @@
 """Request body limits, applied before a body is read and while it is read: size and time.
 
 JSON bodies may be up to `max_json_bytes`; the file upload path allows the file limit
-plus 64 KiB for the multipart envelope and caption. A `Content-Length` over the limit is
-refused before anything is read; a body without one (chunked) is read here, counted as it
-streams and refused once it passes the limit (Connexion only looks at bodies that declare
-their length, so a chunked body within the limit is handed on with its length set). Either
-way the answer is 413 with `maxBytes`.
+plus an allowance for the multipart envelope and caption (`multipart_allowance_bytes`). A
+`Content-Length` over the limit is refused before anything is read; a body without one
+(chunked) is read here, counted as it streams and refused once it passes the limit
+(Connexion only looks at bodies that declare their length, so a chunked body within the
+limit is handed on with its length set). Either way the answer is 413 with `maxBytes`.
 
 `BodyDeadline` bounds time: a client that stops sending its body for `idle_seconds` gets
 408 `REQUEST_TIMEOUT` and its connection is closed, whoever was reading the body (Connexion
@@ -22,7 +22,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from impl.errors import PayloadTooLarge, RequestTimeout
 from impl.web.problems import send_problem
 
-MULTIPART_ALLOWANCE = 64 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -53,12 +52,12 @@ def upload_path(path: str) -> bool:
     return path.startswith("/api/chat/") and path.endswith("/messages/file")
 
 
-def too_large(limit: int, is_file: bool) -> PayloadTooLarge:
+def too_large(limit: int, is_file: bool, allowance: int) -> PayloadTooLarge:
     if is_file:
         return PayloadTooLarge(
-            f"the file is larger than {limit - MULTIPART_ALLOWANCE} bytes",
+            f"the file is larger than {limit - allowance} bytes",
             code="FILE_TOO_LARGE",
-            maxBytes=limit - MULTIPART_ALLOWANCE,
+            maxBytes=limit - allowance,
         )
     return PayloadTooLarge(f"the body is larger than {limit} bytes", maxBytes=limit)
 
@@ -66,10 +65,11 @@ def too_large(limit: int, is_file: bool) -> PayloadTooLarge:
 class BodyLimit:
     """Wraps `receive` so that Connexion's own exception handling renders the 413."""
 
-    def __init__(self, app: ASGIApp, json_limit: int, file_limit: int) -> None:
+    def __init__(self, app: ASGIApp, json_limit: int, file_limit: int, allowance: int) -> None:
         self.app = app
         self.json_limit = json_limit
-        self.file_limit = file_limit + MULTIPART_ALLOWANCE
+        self.allowance = allowance
+        self.file_limit = file_limit + allowance
 
     def limit_for(self, path: str) -> tuple[int, bool]:
         is_file = upload_path(path)
@@ -104,7 +104,7 @@ class BodyLimit:
         limit, is_file = self.limit_for(scope["path"])
         declared = self.declared_length(scope)
         if declared is not None and declared > limit:
-            await send_problem(send, too_large(limit, is_file))
+            await send_problem(send, too_large(limit, is_file, self.allowance))
             return
         if declared is None and scope["method"] in BODY_METHODS:
             try:
@@ -113,7 +113,7 @@ class BodyLimit:
                 await send_problem(send, exc)
                 return
             if body is None:
-                await send_problem(send, too_large(limit, is_file))
+                await send_problem(send, too_large(limit, is_file, self.allowance))
                 return
             scope, receive = with_body(scope, body)
             declared = len(body)
@@ -127,7 +127,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise too_large(limit, is_file)
+                    raise too_large(limit, is_file, self.allowance)
             return message
 
         await self.app(scope, counted_receive, send)

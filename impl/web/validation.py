@@ -42,6 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from impl.domain.input_rules import check_depth, check_metadata, check_storable
 from impl.errors import UnsupportedMediaType, ValidationFailed, shorten
+from impl.settings import Settings
 
 log = logging.getLogger("impl.web.validation")
 
@@ -115,6 +116,11 @@ def check_schema(validator: Any, body: Any) -> None:
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
+    def __init__(self, *args: Any, metadata_max_bytes: int, metadata_max_depth: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.metadata_max_bytes = metadata_max_bytes
+        self.metadata_max_depth = metadata_max_depth
+
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])
         if raw:
@@ -145,7 +151,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         check_storable(body)
         check_schema(self._validator, body)
         if isinstance(body, dict) and "metadata" in body:
-            check_metadata(body["metadata"])
+            check_metadata(body["metadata"], self.metadata_max_bytes, self.metadata_max_depth)
         return None
 
 
@@ -229,8 +235,12 @@ class NamedParameterValidator(ParameterValidator):
         return f"{parameter_type} parameter '{param_name or param['name']}': {error}"
 
 
-def validator_map() -> dict[str, Any]:
+def validator_map(settings: Settings) -> dict[str, Any]:
     body = dict(VALIDATOR_MAP["body"])
-    body["*/*json"] = StrictJSONBodyValidator
+    body["*/*json"] = functools.partial(
+        StrictJSONBodyValidator,
+        metadata_max_bytes=settings.metadata_max_bytes,
+        metadata_max_depth=settings.metadata_max_depth,
+    )
     body["multipart/form-data"] = UploadFormValidator
     return {**VALIDATOR_MAP, "parameter": NamedParameterValidator, "body": MediaTypeDict(body)}

@@ -12,14 +12,13 @@ operation. So a rule that becomes expressible (or a new one that is not written 
 shows up here instead of hiding behind a relaxed status list.
 
 The run is bounded by `--max-time`; the server is a real `python -m impl serve` on a
-free port (tools/sdk/live_server.py), started and stopped by this test.
+free port (impl.launcher), started and stopped by this test.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
-import importlib.util
 import json
 import os
 import re
@@ -27,25 +26,16 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
+
+from impl.launcher import Launched, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUYER = "000000000000000000000b01"  # impl.domain.dev.DEMO_CAST: a plain user
 MAX_TIME_S = 40
 RULE_LINE = re.compile(r'^#\s+(?P<status>\d{3})\s+"(?P<detail>[^"]+)"')
-
-
-def load_live_server() -> ModuleType:
-    path = ROOT / "tools" / "sdk" / "live_server.py"
-    spec = importlib.util.spec_from_file_location("live_server", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(frozen=True)
@@ -147,13 +137,13 @@ def test_every_listed_rule_names_an_operation_of_the_spec() -> None:
 
 
 def test_an_outsider_run_finds_only_the_listed_rules(tmp_path: Path) -> None:
-    live = load_live_server()
     report = tmp_path / "events.ndjson"
-    with live.LiveServer(tmp_path / "server.log", demo=True) as server:
+    server = Launched(settings={"LOG_LEVEL": "warning"}, demo=True, log_path=tmp_path / "log")
+    with server.start():
         token = subprocess.run(
             [sys.executable, "-m", "impl", "token", DEMO_BUYER],
             cwd=ROOT,
-            env=live.server_env(),
+            env=server_env(),
             capture_output=True,
             text=True,
             check=True,

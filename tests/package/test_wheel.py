@@ -14,13 +14,10 @@ any install.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,12 +25,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from impl.launcher import Launched
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 BUILD_TIMEOUT_S = 150
 START_TIMEOUT_S = 60
-# `serve` prints its URLs once it listens
-READY = re.compile(r"^Docs: http")
 SPECS = ("openapi.yaml", "asyncapi.yaml")
 
 
@@ -82,49 +79,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`chat-api serve` started from a directory that holds nothing of the project."""
+    """`chat-api serve` started from a directory that holds nothing of the project, with the
+    environment policy of every launched server (impl.launcher) and no `PYTHON*` variable."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHAT_", "PYTHON"))}
-    env.pop("MONGODB_URI", None)
-    command = [str(installed / "chat-api"), "serve", "--port", str(port), "--log-level", "info"]
-    process = subprocess.Popen(
-        command,
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    # a server that never says it listens is stopped, so the loop below ends
-    watchdog = threading.Timer(START_TIMEOUT_S, process.kill)
-    watchdog.start()
-    try:
-        for line in process.stdout:  # until the server says it listens, or exits
-            output.append(line)
-            if READY.search(line):
-                break
-        watchdog.cancel()
-        assert process.poll() is None, "".join(output)
-        # keep reading, so that a full pipe never stalls the server's logging
-        threading.Thread(target=output.extend, args=(process.stdout,), daemon=True).start()
-        yield f"http://{HOST}:{port}"
-    finally:
-        watchdog.cancel()
-        process.terminate()
-        process.wait(timeout=START_TIMEOUT_S)
-        process.stdout.close()
+    program = [str(installed / "chat-api")]
+    launched = Launched("--log-level", "info", demo=True, program=program, cwd=elsewhere)
+    with launched.start(START_TIMEOUT_S):
+        yield launched.url
 
 
 def get(url: str) -> tuple[int, str, bytes]:
