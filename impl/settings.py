@@ -218,6 +218,8 @@ class Settings:
         env="CHAT_STORE_ENGINE",
         parse=lowercase,
         process_default=True,
+        # what the docs state whatever this process's environment says
+        shown="`indexed`",
     )
     store_threads: bool = knob(
         False,
