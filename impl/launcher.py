@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import IO
 
 from impl.resources import CHECKOUT, INSTALLED
-from impl.settings import ENV_VARS
+from impl.settings import ENV_VARS, RUN_WIDE_VARS
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -50,13 +50,14 @@ def server_env(
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a launched server: `base` (this process's environment) without
-    any settings variable except those named in `keep`, plus `settings` (variable ->
-    value). A name in `settings` that the server does not read is refused."""
+    any settings variable except those named in `keep` and the run-wide ones (a suite run
+    on plain mongomock launches plain servers), plus `settings` (variable -> value). A
+    name in `settings` that the server does not read is refused."""
     settings = dict(settings or {})
     unknown = sorted(set(settings) - set(ENV_VARS))
     if unknown:
         raise ValueError(f"not settings variables: {', '.join(unknown)}")
-    kept = set(keep)
+    kept = set(keep).union(RUN_WIDE_VARS)
     source = os.environ if base is None else base
     env = {k: v for k, v in source.items() if k not in ENV_VARS or k in kept}
     env.update(settings)

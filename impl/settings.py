@@ -113,6 +113,8 @@ class Knob:
     parse: Parse = text
     # the default as the docs state it, when the value alone would mislead
     shown: str | None = None
+    # the variable moves a whole run: `Settings(...)` in code and launched servers read it
+    run_wide: bool = False
 
 
 def knob(
@@ -132,7 +134,8 @@ def knob(
     `process_default`: a `Settings(...)` built in code also reads the variable from this
     process's environment (so that one variable moves a whole test run).
     """
-    row = Knob(help, env, flag, switch_value, parse or default_parser(default, minimum), shown)
+    parser = parse or default_parser(default, minimum)
+    row = Knob(help, env, flag, switch_value, parser, shown, run_wide=process_default)
     if process_default and env is not None:
 
         def from_process() -> Any:
@@ -436,6 +439,9 @@ def _field(name: str) -> Field[Any]:
 
 # Every variable `Settings.from_env` reads (a launched server starts without any of them).
 ENV_VARS = tuple(row.env for _, row in knobs() if row.env)
+# The variables that move a whole test run (CHAT_STORE_ENGINE=plain), also in the servers
+# it launches.
+RUN_WIDE_VARS = tuple(row.env for _, row in knobs() if row.env and row.run_wide)
 
 
 def default_text(name: str) -> str:

@@ -110,11 +110,6 @@ def test_real_store_without_jwt_secret_refuses_to_start() -> None:
     )
 
 
-def launched(*args: str) -> Launched:
-    """A server of this test run: what `tox -e py-plain` chose for the store goes along."""
-    return Launched(*args, keep=["CHAT_STORE_ENGINE"])
-
-
 async def line(server: Launched, text: str, within: float = 20) -> str:
     return await asyncio.to_thread(server.wait_for, text, within)
 
@@ -122,7 +117,7 @@ async def line(server: Launched, text: str, within: float = 20) -> str:
 async def test_sigterm_lets_an_in_flight_request_finish() -> None:
     # At trace level the server logs every ASGI message it hands the app: the test sees
     # the first half of the body arrive, then the stop begin, and only then sends the rest.
-    server = launched("--log-level", "trace")
+    server = Launched("--log-level", "trace")
     try:
         await asyncio.to_thread(server.start)
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
@@ -148,7 +143,7 @@ async def test_sigterm_lets_an_in_flight_request_finish() -> None:
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_sigterm_with_connected_sockets_stops_promptly(transport: str) -> None:
-    server = launched()
+    server = Launched()
     sio = socketio.AsyncClient(reconnection=False)
     dropped = asyncio.Event()
     sio.on("disconnect", lambda *_: dropped.set())

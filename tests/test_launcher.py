@@ -8,20 +8,22 @@ import urllib.request
 import pytest
 
 from impl.launcher import Launched, ServerFailed, server_env
-from impl.settings import ENV_VARS
+from impl.settings import ENV_VARS, RUN_WIDE_VARS
 
 
-def test_no_settings_variable_of_the_caller_reaches_the_server() -> None:
+def test_no_settings_variable_of_the_caller_reaches_the_server_but_the_run_wide_ones() -> None:
     base = {**dict.fromkeys(ENV_VARS, "from the shell"), "HOME": "/home/someone"}
     env = server_env({"CHAT_RATE_LIMIT": "5"}, base=base)
-    assert {k: v for k, v in env.items() if k in ENV_VARS} == {"CHAT_RATE_LIMIT": "5"}
+    passed = {k: v for k, v in env.items() if k in ENV_VARS}
+    assert passed == {"CHAT_RATE_LIMIT": "5", "CHAT_STORE_ENGINE": "from the shell"}
+    assert RUN_WIDE_VARS == ("CHAT_STORE_ENGINE",)
     assert env["HOME"] == "/home/someone"
 
 
 def test_a_variable_can_be_kept_by_name() -> None:
-    base = {"CHAT_STORE_ENGINE": "plain", "REDIS_URL": "redis://ci:6379/0"}
-    env = server_env(keep=["CHAT_STORE_ENGINE"], base=base)
-    assert env["CHAT_STORE_ENGINE"] == "plain"
+    base = {"MONGO_TIMEOUT_MS": "300", "REDIS_URL": "redis://ci:6379/0"}
+    env = server_env(keep=["MONGO_TIMEOUT_MS"], base=base)
+    assert env["MONGO_TIMEOUT_MS"] == "300"
     assert "REDIS_URL" not in env
 
 

@@ -51,14 +51,23 @@ class Budget:
     stateful_examples: int  # state machine runs
     stateful_steps: int  # steps per state machine run
     property_examples: int  # examples per hypothesis property
+    outside_seconds: int  # the time box of the outsider's CLI run (test_outside.py)
 
 
 BUDGETS = {
     "ci": Budget(
-        operation_examples=50, stateful_examples=80, stateful_steps=20, property_examples=40
+        operation_examples=50,
+        stateful_examples=80,
+        stateful_steps=20,
+        property_examples=40,
+        outside_seconds=20,
     ),
     "long": Budget(
-        operation_examples=500, stateful_examples=400, stateful_steps=40, property_examples=400
+        operation_examples=500,
+        stateful_examples=400,
+        stateful_steps=40,
+        property_examples=400,
+        outside_seconds=180,
     ),
 }
 BUDGET = BUDGETS[PROFILE]

@@ -11,8 +11,9 @@ else fails the test: another check, an unnamed rule, or a named rule on another
 operation. So a rule that becomes expressible (or a new one that is not written down)
 shows up here instead of hiding behind a relaxed status list.
 
-The run is bounded by `--max-time`; the server is a real `python -m impl serve` on a
-free port (impl.launcher), started and stopped by this test.
+The run is bounded by `--max-time` (20 s; 180 s with `FUZZ_PROFILE=long`); the server is
+a real `python -m impl serve` on a free port (impl.launcher), started and stopped by this
+test.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fuzzkit import BUDGET
 
 from impl.launcher import Launched, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BUYER = "000000000000000000000b01"  # impl.domain.dev.DEMO_CAST: a plain user
-MAX_TIME_S = 40
 RULE_LINE = re.compile(r'^#\s+(?P<status>\d{3})\s+"(?P<detail>[^"]+)"')
 
 
@@ -151,7 +152,7 @@ def test_an_outsider_run_finds_only_the_listed_rules(tmp_path: Path) -> None:
         ).stdout.strip()
         command = [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json"]
         command += ["-H", f"Authorization: Bearer {token}"]
-        command += ["--exclude-path-regex", "^/api/dev/", "--max-time", str(MAX_TIME_S)]
+        command += ["--exclude-path-regex", "^/api/dev/", "--max-time", str(BUDGET.outside_seconds)]
         command += ["--continue-on-failure", "--no-color"]
         command += ["--report", "ndjson", "--report-ndjson-path", str(report)]
         # From an empty directory: no schemathesis.toml is discovered, no hooks are loaded.
@@ -161,7 +162,7 @@ def test_an_outsider_run_finds_only_the_listed_rules(tmp_path: Path) -> None:
             env=outsider_env(),
             capture_output=True,
             text=True,
-            timeout=MAX_TIME_S + 120,
+            timeout=BUDGET.outside_seconds + 120,
             check=False,
         )
     assert report.is_file(), f"no report; schemathesis said:\n{run.stdout[-4000:]}{run.stderr}"
