@@ -44,7 +44,8 @@ from impl.realtime.presence import RedisPresence
 from impl.settings import Settings
 from sockets_support import Socket, Sockets, free_port, notifications_of, serving
 
-pytestmark = pytest.mark.redis
+# one worker runs every Redis module in turn: this one flushes Redis
+pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("redis")]
 
 PRESENCE_TTL_SECONDS = 3  # heartbeats every second; a busy machine may delay one
 BACKOFF_SECONDS = 0.2

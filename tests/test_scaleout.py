@@ -37,6 +37,9 @@ from sockets_support import Socket, Sockets, free_port, notifications_of, servin
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
+# one worker runs every Redis module in turn (test_presence_redis flushes Redis)
+pytestmark = pytest.mark.xdist_group("redis")
+
 
 def redis_url_for_tests() -> str:
     """REDIS_URL with database 15: the presence keys stay out of the default database."""
