@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -126,10 +127,12 @@ class Pair:
 async def pair(redis_url: str) -> AsyncIterator[Pair]:
     """Instances A and B sharing a store and Redis, each with one socket already open (so
     both listen on Redis before the test starts)."""
-    settings = Settings(redis_url=redis_url)
+    # a channel of the pair's own: instances of an earlier test that are still closing
+    # cannot blur the count of subscribers below
+    channel = f"chat-api-test-{uuid.uuid4().hex}"
+    settings = Settings(redis_url=redis_url, redis_channel=channel)
     store = Store(connect(settings))
     apps = [create_app(settings, store) for _ in range(2)]
-    baseline = await subscribers(redis_url)
     async with AsyncExitStack() as stack:
         for app in apps:
             stack.push_async_callback(release_redis, app)
@@ -137,7 +140,7 @@ async def pair(redis_url: str) -> AsyncIterator[Pair]:
         owner, member = await a.api.user("owner"), await a.api.user("member")
         await a.sockets.open(owner)
         await b.sockets.open(owner)
-        await wait_for_subscribers(redis_url, baseline + 2)
+        await wait_for_subscribers(redis_url, 2, channel)
         yield Pair(a, b, owner, member)
 
 
