@@ -128,11 +128,13 @@ class Launched:
         self.reader.daemon = True
         self.reader.start()
         try:
-            found = LISTENING.match(self.wait_for("Docs: ", timeout))
+            line = self.wait_for("Docs: ", timeout)
+            found = LISTENING.match(line)
+            if found is None:
+                raise ServerFailed(f"no URL in the line {line.strip()!r}{self.tail()}")
         except ServerFailed:
             self.stop()
             raise
-        assert found is not None
         self.url = found.group(1)
         return self
 
@@ -178,27 +180,30 @@ class Launched:
         text = "".join(self.lines)[-chars:]
         return f"\n--- server output ---\n{text}" if text else ""
 
+    def _started(self) -> subprocess.Popen[str]:
+        if self.process is None:
+            raise RuntimeError("the server has not been started")
+        return self.process
+
     @property
     def pid(self) -> int:
-        assert self.process is not None, "not started"
-        return self.process.pid
+        return self._started().pid
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def signal(self, signum: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(signum)
+        self._started().send_signal(signum)
 
     def wait(self, within: float = STOP_TIMEOUT_S) -> int:
         """The exit code, once the process has exited (within `within` seconds)."""
-        assert self.process is not None
-        code = self.process.wait(within)
+        process = self._started()
+        code = process.wait(within)
         if self.reader is not None:
             self.reader.join(within)
-        if self.process.stdout is not None and not self.reader_alive:
-            self.process.stdout.close()
+        if process.stdout is not None and not self.reader_alive:
+            process.stdout.close()
         return code
 
     @property
