@@ -36,6 +36,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERER = "@asyncapi/react-component"
@@ -135,13 +136,44 @@ def build_renderer(out: Path, root: Path = ROOT) -> Path:
     return target
 
 
-def render_notebook(path: Path) -> str:
-    """One notebook as a standalone HTML page with its stored outputs."""
+def nbconvert_data_dir() -> Path:
+    """The `share/jupyter` folder that nbconvert's own templates were installed into.
+
+    Jupyter's search path (`jupyter_path()`) does not include it inside pip's isolated
+    build environment (an overlay prefix that is no virtualenv), and elsewhere it may put a
+    folder an earlier install left behind ahead of it. The installed distribution's file
+    list names the very files pip wrote, wherever that was."""
+    from importlib import metadata
+
+    marker = ("nbconvert", "templates", "lab", "conf.json")
+    distribution = metadata.distribution("nbconvert")
+    for file in distribution.files or ():
+        if tuple(file.parts[-4:]) == marker:
+            conf = Path(str(distribution.locate_file(file))).resolve()
+            if conf.is_file():
+                return conf.parents[3]
+    raise BuildError("nbconvert is installed without its templates (share/jupyter/nbconvert)")
+
+
+def _exporter_class() -> type[Any]:
+    """nbconvert's HTML exporter, looking for templates in nbconvert's own data only."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
+    data_dir = str(nbconvert_data_dir())
+
+    class HermeticHTMLExporter(HTMLExporter):  # type: ignore[misc]
+        def get_prefix_root_dirs(self) -> list[str]:
+            return [data_dir]
+
+    return HermeticHTMLExporter
+
+
+def render_notebook(path: Path) -> str:
+    """One notebook as a standalone HTML page with its stored outputs."""
+    exporter = _exporter_class()(
         template_name=NOTEBOOK_TEMPLATE.name,
         extra_template_basedirs=[str(NOTEBOOK_TEMPLATE.parent)],
+        template_data_paths=[],
         # our own notebooks; nbconvert's sanitizer would show their markdown as escaped
         # HTML, and the page's Content-Security-Policy runs no script whatever it holds
         sanitize_html=False,
