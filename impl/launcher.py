@@ -11,14 +11,18 @@ The server binds port 0 and prints `Docs: <url>/ ...` once it listens: `start()`
 for that line, which names the port, so no port is guessed and nothing polls. The child's
 stdout and stderr are one stream, kept in memory (and in `log_path` when given), and a
 caller can wait for a line of it (`wait_for`), as the tests wait for the server's log.
-`stop()` sends SIGTERM, waits, then kills.
+`stop()` sends SIGTERM, waits, then kills. `Launched.command(...)` runs any command line
+that ends up serving (the README's own, in a test), with the environment it is given; it
+runs in a process group of its own, which a stop signals whole.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -98,6 +102,19 @@ class Launched:
         self.changed = threading.Condition()
         self.seen = 0  # lines before this one were looked at by `wait_for`
         self.reader: threading.Thread | None = None
+        self.group = False  # started as a process group of its own (`command`)
+
+    @classmethod
+    def command(
+        cls, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None
+    ) -> Launched:
+        """`argv` as it is (no `serve` flags added), with exactly `env`: a shell line that
+        installs and then serves, say. It must print the `Docs:` line like `serve`."""
+        launched = cls(program=argv, cwd=cwd)
+        launched.args = []
+        launched.env = dict(env)
+        launched.group = True
+        return launched
 
     def __enter__(self) -> Launched:
         """Start the server unless `start()` already did."""
@@ -122,6 +139,7 @@ class Launched:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            start_new_session=self.group,
         )
         atexit.register(self.stop)
         self.reader = threading.Thread(target=self._read, args=(self.process.stdout,))
@@ -215,14 +233,24 @@ class Launched:
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.terminate()
+            self._send(signal.SIGTERM)
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._send(signal.SIGKILL)
+        elif self.group:  # a shell that is gone may leave its children behind
+            self._send(signal.SIGKILL)
         code = self.wait()
         atexit.unregister(self.stop)
         return code
+
+    def _send(self, signum: int) -> None:
+        process = self._started()
+        if not self.group:
+            process.send_signal(signum)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
 
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.running else "stopped"

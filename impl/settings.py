@@ -173,7 +173,11 @@ class Settings:
     # Serving
     host: str = knob("127.0.0.1", "interface to bind", flag="--host")
     port: int = knob(
-        8080, "port to bind (0: any free port; the printed URLs name it)", flag="--port", minimum=0
+        8080,
+        "port to bind (0: any free port; the printed URLs name it)",
+        env="PORT",
+        flag="--port",
+        minimum=0,
     )
     log_level: str = knob(
         "info",

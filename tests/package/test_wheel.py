@@ -14,18 +14,17 @@ any install.
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from fresh_machine import fresh_clone
 from impl.launcher import Launched
+from pages import every_linked_page, get
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -41,20 +40,6 @@ def run(command: list[str], cwd: Path, timeout: float) -> None:
     assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
 
 
-def repository_files() -> list[str]:
-    """Tracked files plus new ones not ignored: the working tree as a clone would hold it."""
-    git = shutil.which("git")
-    if git is None or not (ROOT / ".git").exists():
-        pytest.skip("needs a git checkout to know which files a clone holds")
-    listed = subprocess.run(
-        [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    )
-    return [p for p in listed.stdout.decode().split("\0") if p and (ROOT / p).is_file()]
-
-
 def uv(*args: str) -> list[str]:
     return [sys.executable, "-m", "uv", *args]
 
@@ -63,10 +48,7 @@ def uv(*args: str) -> list[str]:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin/ folder of a fresh environment holding only the built wheel and its deps."""
     work = tmp_path_factory.mktemp("package")
-    source = work / "source"
-    for name in repository_files():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, source / name)
+    source = fresh_clone(work / "source")
     dist = work / "dist"
     build = [sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(dist)]
     run([*build, str(source)], cwd=work, timeout=BUILD_TIMEOUT_S)
@@ -90,45 +72,20 @@ def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield launched.url
 
 
-def get(url: str) -> tuple[int, str, bytes]:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return response.status, response.headers.get("content-type", ""), response.read()
-
-
-def test_installed_package_carries_no_checkout_path(installed: Path) -> None:
-    python = installed / "python"
-    code = "import impl.resources as r; print(r.INSTALLED, r.SOURCE_DIR)"
-    done = subprocess.run(
-        [str(python), "-c", code], cwd=installed, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.startswith("True ") and "site-packages" in done.stdout
-
-
 def test_every_page_the_landing_page_links_answers(server: str) -> None:
-    status, kind, body = get(f"{server}/")
-    assert status == 200 and kind.startswith("text/html")
-    links = sorted(set(re.findall(r'href="(/[^"]*)"', body.decode())))
-    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    for stem in notebooks:
-        assert f"/notebooks/{stem}.html" in links and f"/notebooks/{stem}.ipynb" in links
-    for link in links:
-        status, kind, body = get(server + link)
-        assert status == 200, link
-        assert body, link
-    status, _, page = get(f"{server}/docs/asyncapi/")
-    assert b'src="/docs/asyncapi/index.js"' in page, "the AsyncAPI renderer is missing"
-    for name in ("index.js", "default.min.css"):
-        assert get(f"{server}/docs/asyncapi/{name}")[0] == 200
+    assert every_linked_page(server) == []
 
 
 @pytest.mark.parametrize("name", SPECS)
 def test_served_specs_are_the_top_level_files(server: str, name: str) -> None:
-    _, _, body = get(f"{server}/{name}")
+    status, _, body = get(f"{server}/{name}")
+    assert status == 200
     assert body == (ROOT / name).read_bytes()
 
 
 def test_served_json_is_the_top_level_openapi(server: str) -> None:
-    _, kind, body = get(f"{server}/openapi.json")
+    status, kind, body = get(f"{server}/openapi.json")
+    assert status == 200
     assert kind.startswith("application/json")
     expected = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     assert json.loads(body) == expected
