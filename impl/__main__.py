@@ -8,6 +8,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from impl.settings import Settings, SettingsError, default_text, help_text, knobs
@@ -39,9 +40,15 @@ def flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     return given
 
 
+def program_name(argv0: str | None = None) -> str:
+    """How the user started us: `chat-api` (the console script) or `python -m impl`."""
+    started_as = Path(argv0 if argv0 is not None else sys.argv[0]).name
+    return "python -m impl" if started_as in ("__main__.py", "") else started_as
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m impl",
+        prog=program_name(),
         description="Reference server of the marketplace Chat API (REST + Socket.IO).",
         epilog=help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,15 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from impl import logs
     from impl.app import create_app
     from impl.domain.dev import seed_demo
     from impl.store.database import StoreRefused
@@ -90,7 +90,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     # `--port 0` takes any free port: from here on the settings name the one bound
     settings = settings.with_overrides(port=listener.getsockname()[1])
-    configure_logging(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     log = logging.getLogger("impl")
     if settings.embedded and not settings.jwt_secret:
         log.warning(

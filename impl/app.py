@@ -19,7 +19,6 @@ Nothing here does I/O at import time; tests build as many apps as they like.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -68,6 +67,8 @@ SOCKETIO_PATH = "socket.io"
 SOCKET_CLOSE_WAIT_S = 1.0
 
 access_log = logging.getLogger("impl.access")
+# what a client-sent X-Request-ID may hold in a log line and the echoed header
+UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 log = logging.getLogger("impl.app")
 
 
@@ -389,34 +390,41 @@ class _Outer:
 
     async def logged(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = UNPRINTABLE.sub("?", given[:64]) if given else uuid.uuid4().hex
         status = 500
-        info = begin_request()
+        info = begin_request(request_id)
 
         async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id[:64].encode("latin-1", "replace")))
+                headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            took = round((time.perf_counter() - started) * 1000, 2)
+            method, path = scope["method"], scope["path"]
             access_log.info(
-                json.dumps(
-                    {
-                        "msg": "request",
-                        "requestId": request_id[:64],
-                        "userId": info.get("userId"),
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                    }
-                )
+                "%s %s %s %.2f ms request=%s user=%s",
+                method,
+                path,
+                status,
+                took,
+                request_id,
+                info.get("userId", "-"),
+                extra={
+                    "requestId": request_id,
+                    "userId": info.get("userId"),
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "durationMs": took,
+                },
             )
 
     async def lifespan(self, receive: Receive, send: Send) -> None:

@@ -70,11 +70,16 @@ def current_services() -> Services:
     return _services.get()
 
 
-def begin_request() -> dict[str, str]:
-    """A fresh record of what is learnt about the running request (for its log line)."""
-    info: dict[str, str] = {}
+def begin_request(request_id: str) -> dict[str, str]:
+    """A fresh record of what is learnt about the running request (for its log lines)."""
+    info: dict[str, str] = {"requestId": request_id}
     _request_info.set(info)
     return info
+
+
+def request_info() -> dict[str, str] | None:
+    """What is known about the running request (None outside a request)."""
+    return _request_info.get(None)
 
 
 def noted_user() -> str | None:

@@ -31,6 +31,7 @@ ALLOWED_MIME_TYPES = (
 )
 LOCAL_ORIGIN_REGEX = r"^https?://(localhost|127\.0\.0\.1)(:\d+)?$"
 STORE_ENGINES = ("indexed", "plain")
+LOG_FORMATS = ("text", "json")
 TRUTHY = {"1", "true", "yes", "on"}
 
 T = TypeVar("T")
@@ -181,10 +182,18 @@ class Settings:
     )
     log_level: str = knob(
         "info",
-        "debug, info, warning or error; one JSON line per request on `impl.access` "
+        "debug, info, warning or error; at info, one line per request on `impl.access` "
         "(tokens are never logged)",
         env="LOG_LEVEL",
         flag="--log-level",
+        parse=lowercase,
+    )
+    log_format: str = knob(
+        "text",
+        "`text`, or `json`: every log line one JSON object, with `requestId` and `userId` "
+        "of the request it belongs to",
+        env="LOG_FORMAT",
+        flag="--log-format",
         parse=lowercase,
     )
     header_timeout_seconds: int = knob(
@@ -429,6 +438,8 @@ class Settings:
             raise SettingsError("JWT_SECRET must be at least 32 bytes long (HS256 key length)")
         if self.store_engine not in STORE_ENGINES:
             raise SettingsError(f"CHAT_STORE_ENGINE must be one of {', '.join(STORE_ENGINES)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
 
 
 def knobs() -> Iterator[tuple[str, Knob]]:

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import jwt
 from test_faults import run_cli
@@ -42,3 +45,12 @@ def test_a_busy_port_fails_first_with_one_line() -> None:
     assert done.stderr.splitlines() == [
         f"error: port {port} on 127.0.0.1 is already in use; choose another with --port"
     ]
+
+
+def test_help_names_the_command_the_user_typed() -> None:
+    script = Path(sys.executable).with_name("chat-api")
+    assert script.exists(), "the package's console script is not installed"
+    done = subprocess.run([script, "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: chat-api ")
+    assert run_cli("--help").stdout.startswith("usage: python -m impl ")

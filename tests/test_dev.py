@@ -52,6 +52,28 @@ class TestDevClock:
         assert (created - datetime.fromisoformat(before["createdAt"])).total_seconds() >= 3600
         assert abs((created - now).total_seconds()) < 5
 
+    async def test_reading_the_clock_gives_its_time_and_moves_nothing(self, api: Api) -> None:
+        before = await self.read(api)
+        moved = await api.client.post("/api/dev/clock", json={"advanceSeconds": 7200})
+        read = await self.read(api)
+        assert 0 <= (read - datetime.fromisoformat(moved.json()["data"]["now"])).total_seconds()
+        assert 7200 <= (read - before).total_seconds() < 7260
+        assert 0 <= (await self.read(api) - read).total_seconds() < 60
+
+    async def test_a_sandbox_reads_its_own_clock(self, api: Api) -> None:
+        sandbox = {"X-Chat-Sandbox": "clock-reader"}
+        default_before, own_before = await self.read(api), await self.read(api, sandbox)
+        await api.client.post("/api/dev/clock", json={"advanceSeconds": 86400}, headers=sandbox)
+        own, default = await self.read(api, sandbox), await self.read(api)
+        assert 86400 <= (own - own_before).total_seconds() < 86460
+        assert 0 <= (default - default_before).total_seconds() < 60
+
+    @staticmethod
+    async def read(api: Api, headers: dict[str, str] | None = None) -> datetime:
+        r = await api.client.get("/api/dev/clock", headers=headers)
+        assert r.status_code == 200, r.text
+        return datetime.fromisoformat(r.json()["data"]["now"])
+
     async def test_negative_advance_is_400(self, api: Api) -> None:
         r = await api.client.post("/api/dev/clock", json={"advanceSeconds": -1})
         assert_problem(r, 400, "VALIDATION_FAILED")

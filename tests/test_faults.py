@@ -4,7 +4,6 @@ shutdown, and the per-request log line."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import socket
@@ -171,11 +170,13 @@ async def test_one_log_line_per_request_without_the_token(
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="impl.access"):
         await user.get("/api/chat", headers={"X-Request-ID": "req-123"})
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "impl.access"]
-    assert len(lines) == 1
-    line = lines[0]
+    records = [r for r in caplog.records if r.name == "impl.access"]
+    assert len(records) == 1
+    line = vars(records[0])
     assert line["requestId"] == "req-123"
     assert line["userId"] == user.id
     assert (line["method"], line["path"], line["status"]) == ("GET", "/api/chat", 200)
     assert line["durationMs"] >= 0
+    assert records[0].getMessage().startswith("GET /api/chat 200 ")
+    assert "request=req-123" in records[0].getMessage()
     assert user.token not in caplog.text

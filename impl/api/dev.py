@@ -21,6 +21,10 @@ async def update_dev_user(id_: str, body: dict[str, Any]) -> Response:
     return await invoke_dev(dev.update_user, id_, body)
 
 
+async def read_dev_clock() -> Response:
+    return await invoke_dev(dev.read_clock)
+
+
 async def advance_dev_clock(body: dict[str, Any]) -> Response:
     return await invoke_dev(dev.advance_clock, body)
 

@@ -80,6 +80,10 @@ def update_user(call: Call, user_id: str, body: dict[str, Any]) -> dict[str, Any
     return {"user": user_view(user)}
 
 
+def read_clock(call: Call) -> dict[str, str]:
+    return {"now": isoformat(call.clock.now())}
+
+
 def advance_clock(call: Call, body: dict[str, Any]) -> dict[str, str]:
     return {"now": isoformat(call.clock.advance(body["advanceSeconds"]))}
 

@@ -159,6 +159,8 @@ def server_for(
         port=settings.port,
         http=with_header_deadline(AutoHTTPProtocol, settings.header_timeout_seconds),
         log_level=log_level or settings.log_level,
+        # uvicorn's loggers propagate to the process's own handler (impl.logs): one format
+        log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

@@ -104,6 +104,10 @@ class ChatAPI:
         """PATCH /api/dev/users/{id} {role?, status?}."""
         return await self.dev("PATCH", f"/api/dev/users/{_id(user)}", changes)
 
+    async def read_dev_clock(self) -> Response:
+        """GET /api/dev/clock: the sandbox's time now (real time plus every advance)."""
+        return await self.dev("GET", "/api/dev/clock")
+
     async def advance_dev_clock(self, seconds: int) -> Response:
         """POST /api/dev/clock {advanceSeconds}: every time rule follows, token expiry aside."""
         return await self.dev("POST", "/api/dev/clock", {"advanceSeconds": seconds})

@@ -33,11 +33,12 @@ START_TIMEOUT_S = 60
 SPECS = ("openapi.yaml", "asyncapi.yaml")
 
 
-def run(command: list[str], cwd: Path, timeout: float) -> None:
+def run(command: list[str], cwd: Path, timeout: float) -> str:
     done = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
     assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
 
 
 def uv(*args: str) -> list[str]:
@@ -51,7 +52,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = fresh_clone(work / "source")
     dist = work / "dist"
     build = [sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(dist)]
-    run([*build, str(source)], cwd=work, timeout=BUILD_TIMEOUT_S)
+    said = run([*build, str(source)], cwd=work, timeout=BUILD_TIMEOUT_S)
+    assert "Deprecat" not in said, "the build warns of something deprecated:\n" + said[-3000:]
     wheels = list(dist.glob("*.whl"))
     assert len(wheels) == 1, wheels
     venv = work / "venv"
