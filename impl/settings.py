@@ -371,6 +371,13 @@ class Settings:
         env="SOCKET_EVENT_REFILL_PER_SECOND",
     )
     # In code only
+    journal_max_bytes: int = knob(
+        64 * MIB,
+        "what the request journals of all sandboxes keep together, in bytes (the oldest "
+        "entry goes first)",
+        env="CHAT_JOURNAL_MAX_BYTES",
+        minimum=MIB,
+    )
     validate_responses: bool = knob(False, "check every response against the spec (tests)")
 
     @classmethod

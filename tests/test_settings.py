@@ -32,9 +32,13 @@ def test_every_variable_sets_its_field(name: str, variable: str) -> None:
     kind = type(default) if default is not None else str
     # store_engine's default follows this process's CHAT_STORE_ENGINE (the py-plain run)
     engine = "indexed" if default == "plain" else "plain"
-    raw = {"cors_origins": "http://a.test", "store_engine": engine, "dev": "on"}.get(
-        name, NOT_DEFAULT.get(kind, "x")
-    )
+    raw = {
+        "cors_origins": "http://a.test",
+        "store_engine": engine,
+        "dev": "on",
+        "journal_max_bytes": str(2 * 1024 * 1024),
+        "log_format": "json",
+    }.get(name, NOT_DEFAULT.get(kind, "x"))
     assert getattr(Settings.from_env({variable: raw}), name) != default
 
 

@@ -3,19 +3,28 @@
 `JournalRecorder`, a layer in front of the fault layer and Connexion, records every
 request under `/api/` except the dev calls (those are a test's own set-up and reads, and
 leaving them out means reading or clearing the journal never changes it) as
-`{at, method, path, operationId, status, userId, query, body, faulted}`. Bodies: JSON as
-sent up to 16 KiB (beyond that, the first 16 KiB as text and `bodyTruncated`); multipart
-as its fields plus `{file: {filename, mimeType, size}}`; anything else left out. No header
-is recorded, and values under keys that name credentials (token, password, secret,
-authorization) are replaced, so no token ever reaches the journal. Each sandbox keeps its
-last 1,000 entries.
+`{at, method, path, operationId, status, userId, query, body, faulted}`. What it keeps
+is made safe by impl.web.redaction: no header, no token, no value under a secret-looking
+key, strict JSON, and bounded sizes, counted in the bytes an entry retains:
+
+    query        at most QUERY_LIMIT (4 KiB) of it, whole pairs, then `queryTruncated`
+    JSON body    the redacted value when its compact JSON fits BODY_LIMIT (16 KiB); else
+                 its first 16 KiB as redacted text with `bodyTruncated`
+    multipart    its fields and `{file: {filename, mimeType, size}}`, all of them
+                 together within BODY_LIMIT; the fields past it are left out
+                 (`bodyTruncated`)
+
+Each entry is kept as its compact JSON bytes (decoded when read), so what it retains is
+what it counts. Each sandbox keeps its last CAPACITY (1,000) entries; all sandboxes'
+journals together keep at most `CHAT_JOURNAL_MAX_BYTES` (`JournalBudget`), the oldest
+entry of any sandbox leaving first.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-import re
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,103 +35,169 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.auth import claims_of
 from impl.clock import Clock, isoformat
-from impl.domain.input_rules import BODY_MAX_DEPTH
 from impl.errors import Unauthorized
 from impl.services import noted_user
 from impl.settings import Settings
 from impl.web.early_auth import bearer_token
 from impl.web.faults import FAULTED
 from impl.web.operations import Operations, is_dev_path
+from impl.web.redaction import (
+    REDACTED,
+    bounded_json,
+    compact,
+    fit,
+    is_secret_key,
+    scrub_text,
+)
 
 CAPACITY = 1000
 BODY_LIMIT = 16 * 1024
-SECRET_KEY = re.compile(r"token|password|secret|authorization", re.IGNORECASE)
-REDACTED = "[redacted]"
-MAX_DEPTH = BODY_MAX_DEPTH
-TOO_DEEP = "[nested too deep]"
+QUERY_LIMIT = 4 * 1024
+PATH_LIMIT = 2 * 1024
 
 Entry = dict[str, Any]
 
 
+class JournalBudget:
+    """The bytes every journal of the process retains together, at most `max_bytes`:
+    past it, the oldest entry of any journal is evicted first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._ids = itertools.count()
+        self._order: OrderedDict[int, Journal] = OrderedDict()
+
+    def admit(self, journal: Journal, size: int) -> int:
+        """An id for a new entry of `size` bytes in `journal`, older ones evicted to fit."""
+        entry_id = next(self._ids)
+        self._order[entry_id] = journal
+        self.used += size
+        while self.used > self.max_bytes and len(self._order) > 1:
+            oldest, owner = self._order.popitem(last=False)
+            owner.evict(oldest)
+        return entry_id
+
+    def forget(self, entry_id: int, size: int) -> None:
+        """An entry left its journal (by count, clear, or eviction here)."""
+        self._order.pop(entry_id, None)
+        self.used -= size
+
+
 class Journal:
-    def __init__(self, capacity: int = CAPACITY) -> None:
-        self._entries: deque[Entry] = deque(maxlen=capacity)
+    """One sandbox's entries, oldest first, each as (id, operationId, compact JSON)."""
+
+    def __init__(self, budget: JournalBudget | None = None, capacity: int = CAPACITY) -> None:
+        self.budget = budget or JournalBudget(max_bytes=1 << 62)
+        self.capacity = capacity
+        self._entries: deque[tuple[int, str | None, bytes]] = deque()
 
     def add(self, entry: Entry) -> None:
-        self._entries.append(entry)
+        blob = compact(entry).encode("utf-8")
+        if len(self._entries) >= self.capacity:
+            self._drop_oldest()
+        entry_id = self.budget.admit(self, len(blob))
+        self._entries.append((entry_id, entry.get("operationId"), blob))
 
     def recent(self, operation_id: str | None = None, limit: int = CAPACITY) -> list[Entry]:
         """Newest first."""
-        found = [e for e in reversed(self._entries) if operation_id in (None, e["operationId"])]
-        return found[:limit]
+        found: list[Entry] = []
+        for _, operation, blob in reversed(self._entries):
+            if len(found) == limit:
+                break
+            if operation_id in (None, operation):
+                found.append(json.loads(blob))
+        return found
+
+    @property
+    def retained_bytes(self) -> int:
+        return sum(len(blob) for _, _, blob in self._entries)
+
+    def evict(self, entry_id: int) -> None:
+        """The budget evicts this journal's oldest entry (which is `entry_id`)."""
+        if self._entries and self._entries[0][0] == entry_id:
+            _, _, blob = self._entries.popleft()
+            self.budget.used -= len(blob)
+
+    def _drop_oldest(self) -> None:
+        entry_id, _, blob = self._entries.popleft()
+        self.budget.forget(entry_id, len(blob))
 
     def clear(self) -> int:
         cleared = len(self._entries)
-        self._entries.clear()
+        while self._entries:
+            self._drop_oldest()
         return cleared
 
-
-def redacted(value: Any, depth: int = 0) -> Any:
-    """`value` with secrets masked; nesting past what any valid body has is cut (the
-    request itself is refused with 400, but its journal entry must not fail)."""
-    if depth > MAX_DEPTH and isinstance(value, dict | list):
-        return TOO_DEEP
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if SECRET_KEY.search(str(k)) else redacted(v, depth + 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redacted(v, depth + 1) for v in value]
-    return value
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
-def query_of(scope: Scope) -> dict[str, str | list[str]]:
+def query_of(scope: Scope, token: str | None = None) -> tuple[dict[str, Any], bool]:
+    """The query's pairs, secrets replaced, as many whole pairs as fit QUERY_LIMIT; and
+    whether some were left out."""
     query: dict[str, str | list[str]] = {}
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), True):
+    used = 2
+    raw = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        key = scrub_text(key, token)
+        value = REDACTED if is_secret_key(key) else scrub_text(value, token)
+        used += len(compact(key).encode()) + len(compact(value).encode()) + 2
+        if used > QUERY_LIMIT:
+            return query, True
         held = query.get(key)
         query[key] = (
             value if held is None else [*([held] if isinstance(held, str) else held), value]
         )
-    return redacted(query)  # type: ignore[no-any-return]
+    return query, False
 
 
-def json_body(raw: bytes) -> dict[str, Any]:
-    if len(raw) > BODY_LIMIT:
-        text = raw[:BODY_LIMIT].decode("utf-8", "replace")
-        return {"body": text, "bodyTruncated": True}
-    try:
-        return {"body": redacted(json.loads(raw))}
-    except (ValueError, RecursionError):
-        return {"body": raw.decode("utf-8", "replace"), "bodyTruncated": False}
+def json_body(raw: bytes, token: str | None = None) -> Entry:
+    body, cut = bounded_json(raw, BODY_LIMIT, token)
+    return {"body": body, "bodyTruncated": cut}
 
 
-async def multipart_body(scope: Scope, raw: bytes) -> dict[str, Any]:
-    """The form's fields, and name, type and size of its files. Every spooled copy the
-    parser opens is closed here, also when the envelope is cut off or malformed."""
+async def multipart_body(scope: Scope, raw: bytes, token: str | None = None) -> Entry:
+    """The form's fields, and name, type and size of its files, within BODY_LIMIT all
+    together. Every spooled copy the parser opens is closed here, also when the envelope
+    is cut off or malformed."""
 
     async def chunks() -> AsyncGenerator[bytes, None]:
         yield raw
 
     parser = MultiPartParser(Headers(scope=scope), chunks(), max_part_size=BODY_LIMIT)
     body: dict[str, Any] = {}
+    used, cut = 2, False
     try:
         form = await parser.parse()
         for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                body[key] = {
-                    "filename": value.filename,
-                    "mimeType": value.content_type,
-                    "size": value.size,
-                }
+            name = scrub_text(key, token)
+            kept: Any
+            if is_secret_key(key):
+                kept = REDACTED
+            elif isinstance(value, UploadFile):
+                filename = scrub_text(value.filename or "", token)
+                kept = {"filename": filename, "mimeType": value.content_type, "size": value.size}
             else:
-                body[key] = value
+                kept = scrub_text(value, token)
+            size = len(compact({name: kept}).encode())
+            if used + size > BODY_LIMIT:
+                if not isinstance(kept, str):
+                    cut = True
+                    break
+                kept = fit(kept, max(BODY_LIMIT - used - len(compact(name).encode()) - 8, 0))
+                size = len(compact({name: kept}).encode())
+                cut = True
+            body[name] = kept
+            used += size
+            if cut:
+                break
     except Exception:  # a malformed envelope is the operation's to refuse; note what came
         return {"body": {"size": len(raw)}, "bodyTruncated": True}
     finally:
         for file in parser._files_to_close_on_error:
             file.close()
-    return {"body": redacted(body)}
+    return {"body": body, "bodyTruncated": cut}
 
 
 class JournalRecorder:
@@ -171,26 +246,29 @@ class JournalRecorder:
         try:
             await self.app(scope, recording_receive, recording_send)
         finally:
+            token = bearer_token(scope)
+            query, query_cut = query_of(scope, token)
             entry: Entry = {
                 "at": isoformat(at),
                 "method": scope["method"],
-                "path": path,
+                "path": fit(scrub_text(path, token), PATH_LIMIT),
                 "operationId": self.operations.find(scope["method"], path),
                 "status": status,
-                "userId": noted_user() or self.token_user(scope),
-                "query": query_of(scope),
+                "userId": noted_user() or self.token_user(token),
+                "query": query,
                 "faulted": bool(scope.get(FAULTED)),
             }
+            if query_cut:
+                entry["queryTruncated"] = True
             raw = b"".join(chunks)
             if raw and "json" in content_type:
-                entry.update(json_body(raw))
+                entry.update(json_body(raw[: BODY_LIMIT + 1], token))
             elif raw and keep_all:
-                entry.update(await multipart_body(scope, raw))
+                entry.update(await multipart_body(scope, raw, token))
             journal.add(entry)
 
-    def token_user(self, scope: Scope) -> str | None:
+    def token_user(self, token: str | None) -> str | None:
         """Whom a request's token names, for requests a fault answered before auth ran."""
-        token = bearer_token(scope)
         try:
             return None if token is None else str(claims_of(self.settings, token)["sub"])
         except Unauthorized:

@@ -29,7 +29,7 @@ from impl.errors import ApiError, NotFound, Unauthorized, ValidationFailed
 from impl.services import Services, bind_services, unbind_services
 from impl.web.early_auth import bearer_token
 from impl.web.faults import FaultQueue
-from impl.web.journal import Journal
+from impl.web.journal import Journal, JournalBudget
 from impl.web.operations import Operations, is_dev_path
 from impl.web.problems import send_problem
 
@@ -75,7 +75,12 @@ class Sandboxes:
         self.make = make
         self.drop = drop
         self.operations = operations
-        self._all = {DEFAULT: Sandbox(DEFAULT, default, default.clock.now())}
+        self.journal_budget = JournalBudget(default.settings.journal_max_bytes)
+        self._all = {DEFAULT: self._sandbox(DEFAULT, default)}
+
+    def _sandbox(self, name: str, services: Services) -> Sandbox:
+        journal = Journal(self.journal_budget)
+        return Sandbox(name, services, services.clock.now(), journal=journal)
 
     @property
     def default(self) -> Sandbox:
@@ -88,8 +93,7 @@ class Sandboxes:
         """The sandbox of that name, created now if it does not exist yet."""
         found = self._all.get(check_name(name))
         if found is None:
-            services = self.make(name)
-            found = self._all[name] = Sandbox(name, services, services.clock.now())
+            found = self._all[name] = self._sandbox(name, self.make(name))
         return found
 
     def remove(self, name: str) -> Sandbox:
@@ -98,6 +102,7 @@ class Sandboxes:
         sandbox = self._all.pop(name, None)
         if sandbox is None:
             raise NotFound(f"no sandbox named {name!r}")
+        sandbox.clear()
         self.drop(sandbox)
         return sandbox
 

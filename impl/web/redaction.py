@@ -1,0 +1,184 @@
+"""What a recorded request may keep: secrets out, sizes bounded, strict JSON.
+
+The journal (impl.web.journal) stores what clients sent, for tests to read back; this
+module makes that safe to keep and to hand out, whatever was sent:
+
+    secret keys      a value under a key whose name, lower-cased and without `-`/`_`,
+                     holds password, passwd, pwd, secret, token, jwt, apikey,
+                     authorization, auth, cookie, credential or session is replaced by
+                     `[redacted]`: in parsed JSON, in query strings, in multipart fields,
+                     and in raw text that did not parse or was cut (a best-effort scan of
+                     `"key": value` pairs, the value's end found even across nesting)
+    tokens           every JWT-shaped run of text (`eyJ...`, whole or cut short) and the
+                     caller's own token are replaced wherever they stand
+    cut text         raw bytes are cut on a character boundary to at most `limit` bytes
+                     of UTF-8 (never a split character, never more than the limit)
+    bounded JSON     a parsed body is kept only when its compact, strict JSON (no NaN or
+                     Infinity, which `JSON.parse` refuses) fits the limit; else its text,
+                     cut; nesting past `MAX_DEPTH` is cut to a marker
+
+Nothing here raises for any input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from impl.domain.input_rules import BODY_MAX_DEPTH
+
+REDACTED = "[redacted]"
+TOO_DEEP = "[nested too deep]"
+MAX_DEPTH = BODY_MAX_DEPTH
+SECRET_WORDS = re.compile(
+    r"password|passwd|pwd|secret|token|jwt|apikey|authori[sz]ation|auth|cookie|credential|session"
+)
+# a JWT's header is base64url JSON, so it starts `eyJ`; cut ones (no dots yet) count too
+JWT_SHAPED = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}")
+# `"key"` followed by `:` in raw JSON-ish text
+RAW_KEY = re.compile(r'"((?:[^"\\]|\\.){0,200})"\s*:\s*')
+RAW_SCALAR = re.compile(r"[^,}\]\s]*")
+
+
+def is_secret_key(key: object) -> bool:
+    name = str(key).lower().replace("-", "").replace("_", "")
+    return SECRET_WORDS.search(name) is not None
+
+
+def scrub_text(text: str, token: str | None = None) -> str:
+    """`text` without the caller's token or any JWT-shaped run."""
+    if token:
+        text = text.replace(token, REDACTED)
+    return JWT_SHAPED.sub(REDACTED, text)
+
+
+def redacted(value: Any, token: str | None = None, depth: int = 0) -> Any:
+    """`value` with secret keys' values and tokens replaced; nesting past what any valid
+    body has is cut to a marker (its request is refused, but its entry must not fail)."""
+    if isinstance(value, dict | list) and depth > MAX_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, dict):
+        return {
+            scrub_text(str(k), token): REDACTED
+            if is_secret_key(k)
+            else redacted(v, token, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(v, token, depth + 1) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value, token)
+    return value
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the JSON value starting at `start` ends (the text's end when it was cut)."""
+    if start >= len(text):
+        return start
+    opener = text[start]
+    if opener == '"':
+        index = start + 1
+        while index < len(text):
+            if text[index] == "\\":
+                index += 2
+                continue
+            if text[index] == '"':
+                return index + 1
+            index += 1
+        return len(text)
+    if opener in "[{":
+        depth, index, in_string = 0, start, False
+        while index < len(text):
+            char = text[index]
+            if in_string:
+                if char == "\\":
+                    index += 1
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    return index + 1
+            index += 1
+        return len(text)
+    scalar = RAW_SCALAR.match(text, start)
+    return scalar.end() if scalar else start
+
+
+def redact_raw(text: str, token: str | None = None) -> str:
+    """Raw JSON-ish text (cut, or not parsable) with secret keys' values and tokens replaced."""
+    parts: list[str] = []
+    position = 0
+    for found in RAW_KEY.finditer(text):
+        if found.start() < position or not is_secret_key(found.group(1)):
+            continue
+        end = _value_end(text, found.end())
+        parts += [text[position : found.end()], f'"{REDACTED}"']
+        position = end
+    parts.append(text[position:])
+    return scrub_text("".join(parts), token)
+
+
+def cut_utf8(raw: bytes, limit: int) -> str:
+    """At most `limit` bytes of `raw` as text, cut on a character boundary; bytes that are
+    not UTF-8 become U+FFFD, and the result's UTF-8 still fits `limit`."""
+    text = raw[: _boundary(raw, limit)].decode("utf-8", "replace")
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: _boundary(encoded, limit)].decode("utf-8")
+
+
+def _boundary(data: bytes, limit: int) -> int:
+    """The largest cut <= `limit` that does not split a UTF-8 character of `data`."""
+    if len(data) <= limit:
+        return len(data)
+    cut = limit
+    # back over continuation bytes (0b10xxxxxx) to the start of the split character
+    while cut > 0 and limit - cut < 4 and (data[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return cut
+
+
+def compact(value: Any) -> str:
+    """`value` as compact, strict JSON (ValueError for NaN or Infinity)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_strict(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: NaN and Infinity refused (ValueError); too deep: RecursionError."""
+    return json.loads(raw, parse_constant=_refuse_constant)
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8 on a character boundary."""
+    return cut_utf8(text.encode("utf-8"), limit)
+
+
+def raw_text(raw: bytes, limit: int, token: str | None = None) -> str:
+    """Raw bytes kept as text: cut, secrets replaced, and within `limit` after that."""
+    return fit(redact_raw(cut_utf8(raw, limit), token), limit)
+
+
+def bounded_json(raw: bytes, limit: int, token: str | None = None) -> tuple[Any, bool]:
+    """(what to keep of a JSON body, whether it was cut): the redacted value when its
+    compact JSON fits `limit`, else redacted text of at most `limit` bytes."""
+    if len(raw) > limit:
+        return raw_text(raw, limit, token), True
+    try:
+        value = redacted(parse_strict(raw), token)
+    except (ValueError, RecursionError):
+        return raw_text(raw, limit, token), False
+    encoded = compact(value).encode("utf-8")
+    if len(encoded) <= limit:
+        return value, False
+    return raw_text(encoded, limit, token), True
