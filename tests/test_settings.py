@@ -38,6 +38,7 @@ def test_every_variable_sets_its_field(name: str, variable: str) -> None:
         "dev": "on",
         "journal_max_bytes": str(2 * 1024 * 1024),
         "log_format": "json",
+        "seed_demo": "0",
     }.get(name, NOT_DEFAULT.get(kind, "x"))
     assert getattr(Settings.from_env({variable: raw}), name) != default
 
