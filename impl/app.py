@@ -40,6 +40,7 @@ from impl import specs
 from impl.clock import Clock
 from impl.domain import notifications
 from impl.domain.effects import NotifyOffline
+from impl.errors import ApiError
 from impl.realtime.emit import EffectRunner, EmitListener
 from impl.realtime.presence import LocalPresence, Presence, RedisPresence
 from impl.realtime.redis_guard import CircuitBreaker, GuardedRedisManager
@@ -54,9 +55,9 @@ from impl.web.body_limits import BodyDeadline, BodyLimit
 from impl.web.early_auth import BearerGate, requires_bearer
 from impl.web.faults import FaultInjector
 from impl.web.journal import JournalRecorder
-from impl.web.operations import Operations
+from impl.web.operations import DevEndpointsOff, Operations
 from impl.web.origins import OriginRule, RestCors, SocketOrigins, origin_rule
-from impl.web.problems import make_renderer
+from impl.web.problems import make_renderer, send_problem
 from impl.web.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
 from impl.web.validation import LowercaseMediaType, validator_map
 
@@ -276,14 +277,14 @@ def create_app(
 
     def make_sandbox(name: str) -> Services:
         db = storedb.connect_sandbox(settings, default_db, name)
-        sandbox_services = world(Store(db, retry_after, query_observer), clock.fresh(), name)
-        _prepare_sandbox(sandbox_services)
-        return sandbox_services
+        return world(Store(db, retry_after, query_observer), clock.fresh(), name)
 
     def drop_sandbox(sandbox: Sandbox) -> None:
         storedb.drop_sandbox(settings, sandbox.services.store.db)
 
-    sandboxes = Sandboxes(services, make_sandbox, drop_sandbox, operations)
+    sandboxes = Sandboxes(
+        services, make_sandbox, drop_sandbox, operations, prepare=_prepare_sandbox
+    )
     sockets = ChatSockets(sio, services, sandboxes)
     rest = _connexion_app(settings, spec)
     inner = (
@@ -292,7 +293,7 @@ def create_app(
         else _body_limit(rest, settings)
     )
     gate = BearerGate(inner, settings, path_methods(spec, include=requires_bearer(spec)))
-    gated = RestCors(gate, allowed)
+    gated = RestCors(gate if settings.dev_enabled else DevEndpointsOff(gate), allowed)
     combined = socketio.ASGIApp(sio, other_asgi_app=gated, socketio_path=SOCKETIO_PATH)
     guarded = SocketOrigins(combined, allowed, path="/" + SOCKETIO_PATH)
     docs_app = docs.create_docs_app(settings, served)
@@ -395,10 +396,12 @@ class _Outer:
         status = 500
         info = begin_request(request_id)
 
+        responded = False
+
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
                 message = {**message, "headers": headers}
@@ -406,6 +409,12 @@ class _Outer:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if responded:
+                raise
+            status = 500
+            await send_problem(send_with_id, ApiError("the request could not be handled"))
         finally:
             took = round((time.perf_counter() - started) * 1000, 2)
             method, path = scope["method"], scope["path"]

@@ -13,6 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 TimeSource = Callable[[], datetime]
+# The latest time the dev clock may show: a year short of what a datetime can hold, so
+# that every period a rule adds to `now` (retention, windows, token lifetimes) still fits.
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
+
+
+class ClockOverflow(ValueError):
+    """An advance would move the clock past `LATEST`."""
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -53,8 +60,12 @@ class Clock:
         return Clock(self.source)
 
     def advance(self, seconds: float) -> datetime:
+        """Move the clock forward; `ClockOverflow` (nothing moved) past `LATEST`."""
         with self._lock:
-            self._offset += timedelta(seconds=seconds)
+            moved = self._offset + timedelta(seconds=seconds)
+            if LATEST - self.source() < moved:
+                raise ClockOverflow(f"the clock cannot pass {isoformat(LATEST)}")
+            self._offset = moved
         return self.now()
 
     def reset(self) -> None:

@@ -373,6 +373,16 @@ class Settings:
         env="SOCKET_EVENT_REFILL_PER_SECOND",
     )
     # In code only
+    max_sandboxes: int = knob(
+        256,
+        "sandboxes that may exist besides `default` (then 409 SANDBOX_LIMIT)",
+        env="CHAT_MAX_SANDBOXES",
+    )
+    max_faults: int = knob(
+        100,
+        "pending injected faults per sandbox (then 409 FAULT_LIMIT)",
+        env="CHAT_MAX_FAULTS",
+    )
     journal_max_bytes: int = knob(
         64 * MIB,
         "what the request journals of all sandboxes keep together, in bytes (the oldest "

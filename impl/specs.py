@@ -34,6 +34,8 @@ ASYNCAPI = "asyncapi.yaml"
 SOURCES = {OPENAPI: OPENAPI_PATH, ASYNCAPI: ASYNCAPI_PATH}
 PROBLEM = "content/application~1problem+json/example"
 DEFAULT_SERVERS = [{"url": "/", "description": "The server that serves this document"}]
+DEV_TAG = "dev"
+METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 
 
 class SpecDrift(ValueError):
@@ -150,6 +152,19 @@ LIMITS: tuple[Place, ...] = (
         "/components/schemas/AckError/description",
         "bursts of {socket_event_burst} events, refilled at {socket_refill_text} per second",
     ),
+    # CHAT_MAX_SANDBOXES, CHAT_MAX_FAULTS, CHAT_JOURNAL_MAX_BYTES (the dev kit)
+    Place(OPENAPI, "/paths/~1api~1dev~1sandboxes/get/description", "(here {max_sandboxes})"),
+    Place(
+        OPENAPI,
+        "/components/responses/DevLimit/content/application~1problem+json/example/detail",
+        "at most {max_sandboxes} sandboxes",
+    ),
+    Place(
+        OPENAPI,
+        "/paths/~1api~1dev~1faults/post/description",
+        "At most `CHAT_MAX_FAULTS` (here {max_faults})",
+    ),
+    Place(OPENAPI, "/paths/~1api~1dev~1requests/get/description", "(here {journal_max_text})"),
 )
 
 
@@ -191,6 +206,9 @@ def limit_values(settings: Settings) -> dict[str, Any]:
         "socket_packet_text": size_text(settings.socket_max_packet_bytes),
         "socket_event_burst": settings.socket_event_burst,
         "socket_refill_text": number_text(settings.socket_event_refill_per_second),
+        "max_sandboxes": settings.max_sandboxes,
+        "max_faults": settings.max_faults,
+        "journal_max_text": size_text(settings.journal_max_bytes),
     }
 
 
@@ -264,4 +282,18 @@ def served_specs(settings: Settings) -> ServedSpecs:
     openapi = documents[OPENAPI]
     if not any(server.get("url") for server in openapi.get("servers") or []):
         openapi["servers"] = copy.deepcopy(DEFAULT_SERVERS)
+    if not settings.dev_enabled:
+        without_tag(openapi, DEV_TAG)
     return ServedSpecs(openapi, documents[ASYNCAPI])
+
+
+def without_tag(document: dict[str, Any], tag: str) -> None:
+    """Leave out of an OpenAPI document every operation tagged `tag`, the paths left
+    with none, and the tag itself (a server with the dev endpoints off has none of them)."""
+    for template in list(document.get("paths", {})):
+        item = document["paths"][template]
+        for method in [m for m in METHODS if tag in item.get(m, {}).get("tags", [])]:
+            del item[method]
+        if not any(m in item for m in METHODS):
+            del document["paths"][template]
+    document["tags"] = [t for t in document.get("tags", []) if t.get("name") != tag]

@@ -6,7 +6,8 @@ Building an app costs about 0.3 s (Connexion reads the whole spec), more than mo
 take, so a module shares one, the way a client reuses a server between test runs: the
 `client` fixture first calls `POST /api/dev/reset` (the default sandbox's store, faults and
 journal) and removes every other sandbox, so each test starts on an empty server. The dev
-clock only moves forward, a reset included: tests assert durations, never absolute dates.
+clock is back at real time after a reset and only moves forward between resets: tests
+assert durations, never absolute dates.
 A module that needs other settings overrides `settings` (module scope); a class that does
 overrides `app` (class scope).
 """

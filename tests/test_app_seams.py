@@ -13,7 +13,7 @@ import httpx
 import pytest
 from test_sandboxes import in_sandbox, sandbox_user
 
-from conftest import Api
+from conftest import Api, assert_problem
 from impl.app import create_app
 from impl.clock import Clock, isoformat
 from impl.settings import Settings
@@ -67,3 +67,22 @@ async def test_emit_listeners_see_the_events_of_every_sandbox(api: Api, emitted:
         await a.sent(chat_id, f"hello from {sandbox}")
     sent = [p["message"]["content"] for event, p in emitted if event == "new-message"]
     assert sent == ["hello from w1", "hello from default"]
+
+
+async def test_an_error_outside_connexion_is_a_problem_document_not_text() -> None:
+    broken = {"now": False}
+
+    def source() -> datetime:
+        if broken["now"]:
+            raise OverflowError("date value out of range")
+        return datetime.now(UTC)
+
+    app = create_app(Settings(), clock=Clock(source))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        made = (await client.post("/api/dev/users", json={"name": "a"})).json()["data"]
+        broken["now"] = True
+        r = await client.get("/api/chat", headers={"Authorization": f"Bearer {made['token']}"})
+    app.close()
+    assert_problem(r, 500, "INTERNAL_ERROR")
+    assert "Traceback" not in r.text and "OverflowError" not in r.text

@@ -87,14 +87,36 @@ async def test_reset_empties_everything(api: Api) -> None:
     assert_problem(await a.get("/api/chat"), 401, "UNAUTHORIZED")
 
 
-async def test_reset_leaves_the_clock_where_it_was(api: Api) -> None:
-    """The clock only moves forward (docs/contract-testing.md): tests assert durations."""
+async def test_reset_returns_the_clock_to_real_time(api: Api) -> None:
+    """A reset gives a fresh world, clock included: tests assert durations from there."""
     moved = await api.client.post("/api/dev/clock", json={"advanceSeconds": 86400})
+    assert (datetime.fromisoformat(moved.json()["data"]["now"]) - datetime.now(UTC)).days >= 0
     assert (await api.client.post("/api/dev/reset")).status_code == 200
-    r = await api.client.post("/api/dev/clock", json={"advanceSeconds": 0})
+    r = await api.client.get("/api/dev/clock")
     now = datetime.fromisoformat(r.json()["data"]["now"])
-    assert (now - datetime.fromisoformat(moved.json()["data"]["now"])).total_seconds() >= 0
-    assert (now - datetime.now(UTC)).total_seconds() > 80000
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 60
+
+
+class TestClockBounds:
+    async def test_an_advance_past_what_the_server_can_represent_is_400(self, api: Api) -> None:
+        year = {"advanceSeconds": 315360000}  # ten years, the most one call may move
+        before = (await api.client.get("/api/dev/clock")).json()["data"]["now"]
+        moved = 0
+        while True:
+            r = await api.client.post("/api/dev/clock", json=year)
+            if r.status_code != 200:
+                break
+            moved += 1
+            assert moved < 1000, "the clock never stopped"
+        assert_problem(r, 400, "VALIDATION_FAILED", detail="cannot pass 9998-12-31")
+        assert 790 <= moved <= 800
+        a, b = await api.user("a"), await api.user("b")
+        chat_id = await a.direct_chat(b)
+        assert (await a.sent(chat_id, "still works"))["content"] == "still works"
+        assert (await a.get(f"/api/chat/{chat_id}/messages")).status_code == 200
+        assert (await api.client.post("/api/dev/reset")).status_code == 200
+        after = (await api.client.get("/api/dev/clock")).json()["data"]["now"]
+        assert after[:4] == before[:4]
 
 
 class TestCors:

@@ -136,3 +136,33 @@ async def test_bad_fault_is_400(api: Api, body: dict[str, object]) -> None:
     assert_problem(r, 400, "VALIDATION_FAILED")
     r = await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))
     assert r.json()["data"]["faults"] == []
+
+
+async def test_a_request_that_fails_authentication_uses_no_fault(api: Api) -> None:
+    a = await sandbox_user(api, "w1")
+    await fault(api, "w1", operationId="list_chats", status=503)
+    gone = await sandbox_user(api, "w1", "gone")
+    await api.client.patch(
+        f"/api/dev/users/{gone.id}", json={"status": "banned"}, headers=in_sandbox("w1")
+    )
+    assert_problem(await gone.get("/api/chat"), 401, "UNAUTHORIZED")
+    anonymous = await api.client.get("/api/chat")
+    assert_problem(anonymous, 401, "UNAUTHORIZED")
+    assert_problem(await a.get("/api/chat"), 503, "STORE_UNAVAILABLE")
+    assert (await a.get("/api/chat")).status_code == 200
+
+
+async def test_a_request_in_flight_when_its_sandbox_is_removed_stores_nothing(api: Api) -> None:
+    a, b = await sandbox_user(api, "w1", "a"), await sandbox_user(api, "w1", "b")
+    chat_id = await a.direct_chat(b)
+    await fault(api, "w1", operationId="send_message", delayMs=1500)
+    sending = asyncio.create_task(a.send(chat_id, "after the end"))
+    while (await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))).json()["data"][
+        "faults"
+    ]:
+        await asyncio.sleep(0.02)  # until the send has taken its fault and waits in it
+    assert (await api.client.delete("/api/dev/sandboxes/w1")).status_code == 200
+    r = await sending
+    assert_problem(r, 401, "UNAUTHORIZED", detail="sandbox of this request was removed")
+    listed = (await api.client.get("/api/dev/sandboxes")).json()["data"]["sandboxes"]
+    assert [s["name"] for s in listed] == ["default"]

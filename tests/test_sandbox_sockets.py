@@ -99,3 +99,13 @@ async def test_removing_a_sandbox_drops_its_sockets_and_refuses_new_ones(
     await asyncio.wait_for(opened.disconnected.wait(), 2)
     error = await sockets.refused({"token": user.token})
     assert error["data"]["code"] == "UNAUTHORIZED"
+
+
+async def test_removing_a_reset_sandbox_still_drops_its_sockets(api: Api, sockets: Sockets) -> None:
+    user = await sandbox_user(api, "w1")
+    opened = await sockets.open(user)
+    assert (await api.client.post("/api/dev/reset", headers=in_sandbox("w1"))).status_code == 200
+    await opened.barrier()
+    assert not opened.disconnected.is_set()
+    assert (await api.client.delete("/api/dev/sandboxes/w1")).status_code == 200
+    await asyncio.wait_for(opened.disconnected.wait(), 2)

@@ -98,13 +98,49 @@ class TestResetAndClock:
 
 
 class TestLifecycle:
-    async def test_sandboxes_are_created_on_first_use_and_listed(self, api: Api) -> None:
+    async def test_sandboxes_are_created_by_a_creating_call_and_listed(self, api: Api) -> None:
         r = await api.client.get("/api/dev/sandboxes")
         assert [s["name"] for s in r.json()["data"]["sandboxes"]] == ["default"]
         await sandbox_user(api, "w2")
-        await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))
+        fault = {"operationId": "list_chats", "status": 503}
+        await api.client.post("/api/dev/faults", json=fault, headers=in_sandbox("w1"))
+        await api.client.post(
+            "/api/dev/clock", json={"advanceSeconds": 1}, headers=in_sandbox("w3")
+        )
         r = await api.client.get("/api/dev/sandboxes")
-        assert [s["name"] for s in r.json()["data"]["sandboxes"]] == ["default", "w1", "w2"]
+        names = [s["name"] for s in r.json()["data"]["sandboxes"]]
+        assert names == ["default", "w1", "w2", "w3"]
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("GET", "/api/dev/nonexistent", None),
+            ("POST", "/api/dev/faults", {"operationId": "nope", "status": 503}),
+            ("POST", "/api/dev/users", {"name": ""}),
+            ("POST", "/api/dev/clock", {"advanceSeconds": -5}),
+            ("GET", "/api/dev/faults", None),
+            ("GET", "/api/dev/requests", None),
+            ("GET", "/api/dev/clock", None),
+            ("POST", "/api/dev/reset", None),
+            ("DELETE", "/api/dev/faults", None),
+        ],
+    )
+    async def test_failing_and_reading_calls_create_no_sandbox(
+        self, api: Api, method: str, path: str, body: object
+    ) -> None:
+        await api.client.request(method, path, json=body, headers=in_sandbox("ghost"))
+        r = await api.client.get("/api/dev/sandboxes")
+        assert [s["name"] for s in r.json()["data"]["sandboxes"]] == ["default"]
+
+    async def test_reads_of_a_sandbox_that_does_not_exist_answer_as_an_empty_one(
+        self, api: Api
+    ) -> None:
+        ghost = in_sandbox("ghost")
+        assert (await api.client.get("/api/dev/faults", headers=ghost)).json()["data"] == {
+            "faults": []
+        }
+        r = await api.client.get("/api/dev/requests", headers=ghost)
+        assert r.json()["data"] == {"requests": []}
 
     async def test_removed_sandbox_is_gone_and_its_tokens_refused(self, api: Api) -> None:
         a = await sandbox_user(api, "w1")
@@ -144,6 +180,32 @@ class TestBadInput:
         assert_problem(r, 400, "VALIDATION_FAILED")
 
 
+class TestCaps:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def app(cls) -> ChatApp:
+        return create_app(Settings(validate_responses=True, max_sandboxes=3, max_faults=2))
+
+    async def test_past_the_cap_a_new_sandbox_is_409_naming_it(self, api: Api) -> None:
+        for n in range(3):
+            await sandbox_user(api, f"s{n}")
+        r = await api.client.post("/api/dev/users", json={"name": "x"}, headers=in_sandbox("s3"))
+        assert_problem(r, 409, "SANDBOX_LIMIT", detail="at most 3 sandboxes")
+        await sandbox_user(api, "s1", "again")  # an existing one still takes calls
+        assert (await api.client.delete("/api/dev/sandboxes/s0")).status_code == 200
+        await sandbox_user(api, "s3")
+
+    async def test_past_the_cap_a_new_fault_is_409_naming_it(self, api: Api) -> None:
+        fault = {"operationId": "list_chats", "status": 503, "times": 1000}
+        for _ in range(2):
+            r = await api.client.post("/api/dev/faults", json=fault)
+            assert r.status_code == 201
+        r = await api.client.post("/api/dev/faults", json=fault)
+        assert_problem(r, 409, "FAULT_LIMIT", detail="at most 2 faults")
+        assert (await api.client.delete("/api/dev/faults")).json()["data"] == {"cleared": 2}
+        assert (await api.client.post("/api/dev/faults", json=fault)).status_code == 201
+
+
 class TestDevOff:
     @pytest.fixture(scope="class")
     @classmethod
@@ -165,6 +227,26 @@ class TestDevOff:
     async def test_every_kit_path_is_404(self, api: Api, method: str, path: str) -> None:
         r = await api.client.request(method, path, headers=in_sandbox("w1"))
         assert_problem(r, 404, "NOT_FOUND")
+
+    @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    @pytest.mark.parametrize(
+        "path", ["/api/dev", "/api/dev/", "/api/dev/users", "/api/dev/clock", "/api/dev/x/y"]
+    )
+    async def test_any_method_body_and_header_is_one_404(
+        self, api: Api, method: str, path: str
+    ) -> None:
+        headers = {"X-Chat-Sandbox": "Not A Name!", "Content-Type": "application/json"}
+        r = await api.client.request(method, path, content=b'{"name": 5}', headers=headers)
+        body = assert_problem(r, 404, "NOT_FOUND")
+        assert "Allow" not in r.headers and "name" not in body["detail"]
+        oversized = await api.client.request(method, path, content=b"x" * (2 << 20))
+        assert_problem(oversized, 404, "NOT_FOUND")
+
+    async def test_served_specs_leave_the_dev_tag_out(self, api: Api) -> None:
+        spec = (await api.client.get("/openapi.json")).json()
+        assert not [p for p in spec["paths"] if p.startswith("/api/dev")]
+        assert "dev" not in [t["name"] for t in spec["tags"]]
+        assert "/api/chat" in spec["paths"]
 
     async def test_fault_creation_is_404(self, api: Api) -> None:
         r = await api.client.post(

@@ -15,11 +15,11 @@ from typing import Any
 from bson import ObjectId
 
 from impl.auth import issue_token
-from impl.clock import isoformat
+from impl.clock import ClockOverflow, isoformat
 from impl.domain.effects import DisconnectUser
 from impl.domain.input_rules import clean_text
 from impl.domain.presenters import user_view
-from impl.errors import NotFound
+from impl.errors import NotFound, ValidationFailed
 from impl.services import Call, Services
 from impl.store import Doc, parse_id
 
@@ -85,11 +85,16 @@ def read_clock(call: Call) -> dict[str, str]:
 
 
 def advance_clock(call: Call, body: dict[str, Any]) -> dict[str, str]:
-    return {"now": isoformat(call.clock.advance(body["advanceSeconds"]))}
+    try:
+        return {"now": isoformat(call.clock.advance(body["advanceSeconds"]))}
+    except ClockOverflow as exc:
+        raise ValidationFailed(f"{exc}; reset the sandbox to start again") from None
 
 
-def empty_store(call: Call) -> None:
+def empty_world(call: Call) -> None:
+    """A fresh world: an empty store and the clock back at real time."""
     call.store.drop_everything()
+    call.clock.reset()
 
 
 def seed_demo(services: Services) -> list[tuple[Doc, str]]:

@@ -33,7 +33,7 @@ from impl.services import Services
 from impl.store import parse_id
 
 if TYPE_CHECKING:
-    from impl.web.sandboxes import Sandboxes
+    from impl.web.sandboxes import Sandbox, Sandboxes
 
 log = logging.getLogger("impl.realtime.sockets")
 
@@ -170,6 +170,8 @@ class ChatSockets:
         self.sio = sio
         self.services = services
         self.sandboxes = sandboxes
+        if sandboxes is not None:
+            sandboxes.removal_listeners.append(self.close_sandbox)
         self.socket_services: dict[str, Services] = {}
         self.buckets: dict[str, Bucket] = {}
         self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
@@ -221,6 +223,12 @@ class ChatSockets:
         if sandbox is None or not self.services.settings.dev_enabled:
             raise Unauthorized("token names a sandbox that no longer exists")
         return sandbox.services
+
+    async def close_sandbox(self, sandbox: Sandbox) -> None:
+        """Close every socket bound to a removed sandbox (its users may already be gone)."""
+        for sid, services in list(self.socket_services.items()):
+            if services is sandbox.services:
+                await self.sio.disconnect(sid)
 
     def services_of(self, sid: str) -> Services:
         return self.socket_services.get(sid, self.services)

@@ -59,5 +59,9 @@ class Store:
         for name in (*COLLECTIONS, "fs.files", "fs.chunks"):
             self.db[name].delete_many({})
 
+    def retire(self, why: str) -> None:
+        """Refuse every later call with `why` (401): the world this store holds is gone."""
+        self.outage.retire(why)
+
     def close(self) -> None:
         self.db.client.close()

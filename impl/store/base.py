@@ -25,7 +25,7 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
-from impl.errors import StoreUnavailable, ValidationFailed
+from impl.errors import StoreUnavailable, Unauthorized, ValidationFailed
 
 Doc = dict[str, Any]
 T = TypeVar("T")
@@ -74,6 +74,12 @@ class Outage:
         self._down_since: float | None = None
         self._probing = False
         self._lock = threading.Lock()
+        self._retired: str | None = None
+
+    def retire(self, why: str) -> None:
+        """No call reaches this store any more (a removed sandbox's): each fails with `why`,
+        so a request still running there stores nothing."""
+        self._retired = why
 
     def error(self) -> StoreUnavailable:
         return StoreUnavailable(
@@ -110,6 +116,8 @@ class Outage:
     def guard(self, run: Callable[[], T]) -> T:
         """Run one store call: at once `StoreUnavailable` while the store is known to be
         down, and connection failures turned into it."""
+        if self._retired is not None:
+            raise Unauthorized(self._retired, headers={"WWW-Authenticate": "Bearer"})
         if not self.admit():
             raise self.error()
         try:

@@ -20,12 +20,13 @@ from impl.errors import ValidationFailed, shorten
 from impl.services import Call, Services
 from impl.web.faults import Fault
 from impl.web.journal import Entry
-from impl.web.sandboxes import DEFAULT, Sandbox, current_sandbox, current_sandboxes
+from impl.web.sandboxes import Sandbox, current_sandbox, current_sandboxes
 
 
 async def reset(call: Call) -> dict[str, Any]:
-    """Empty the sandbox: its store, its pending faults, its journal."""
-    await call.services.run(dev.empty_store, call)
+    """A fresh sandbox: an empty store, its clock back at real time, no pending faults
+    and an empty journal."""
+    await call.services.run(dev.empty_world, call)
     current_sandbox().clear()
     return {}
 
@@ -39,12 +40,12 @@ def _sandbox_view(sandbox: Sandbox) -> dict[str, str]:
 
 
 async def remove_sandbox(call: Call, name: str) -> dict[str, str]:
-    """Drop the sandbox's sockets, then the sandbox and its data."""
+    """Take the sandbox out (a request still running there stores nothing), close every
+    socket bound to it, then drop its data."""
     sandboxes = current_sandboxes()
-    doomed = sandboxes.get(name)
-    if doomed is not None and name != DEFAULT:
-        await _drop_sockets(doomed.services, None)
-    removed = await call.services.run(sandboxes.remove, name)
+    removed = sandboxes.detach(name)
+    await sandboxes.removed(removed)
+    await call.services.run(sandboxes.drop, removed)
     return {"name": removed.name}
 
 
@@ -77,7 +78,7 @@ async def add_fault(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     if body.get("status") is None and not body.get("delayMs"):
         raise ValidationFailed("a fault needs a status, a delayMs above 0, or both")
     fault = Fault(operation_id, body.get("status"), body.get("delayMs", 0), body.get("times", 1))
-    current_sandbox().faults.add(fault)
+    current_sandbox().faults.add(fault, call.settings.max_faults)
     return {"fault": fault.view()}
 
 

@@ -18,16 +18,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from impl.auth import authenticate
 from impl.domain.rate_limits import MESSAGES, Allowance
 from impl.errors import (
     ApiError,
     BadGateway,
+    Conflict,
     GatewayTimeout,
     RateLimited,
     StoreUnavailable,
     rate_limit_headers,
 )
 from impl.settings import Settings
+from impl.web.early_auth import bearer_token
 from impl.web.operations import Operations, is_dev_path
 from impl.web.problems import send_problem
 
@@ -75,30 +78,47 @@ def fault_error(status: int, settings: Settings) -> ApiError:
 
 
 class FaultQueue:
-    """The pending faults of one sandbox, oldest first."""
+    """The pending faults of one sandbox: per operation, oldest first, so that a request
+    finds its own in one lookup however many are pending; at most `limit` in all."""
 
     def __init__(self) -> None:
-        self._pending: deque[Fault] = deque()
+        self._by_operation: dict[str, deque[Fault]] = {}
+        self._order: list[Fault] = []
 
-    def add(self, fault: Fault) -> None:
-        self._pending.append(fault)
+    def add(self, fault: Fault, limit: int) -> None:
+        if len(self._order) >= limit:
+            raise Conflict(
+                f"at most {limit} faults may be pending in a sandbox (CHAT_MAX_FAULTS); "
+                "clear them with DELETE /api/dev/faults",
+                code="FAULT_LIMIT",
+            )
+        self._by_operation.setdefault(fault.operation_id, deque()).append(fault)
+        self._order.append(fault)
+
+    def due(self, operation_id: str) -> bool:
+        return operation_id in self._by_operation
 
     def take(self, operation_id: str) -> Fault | None:
         """The first pending fault for the operation, counted down (gone when used up)."""
-        for fault in self._pending:
-            if fault.operation_id == operation_id:
-                fault.times -= 1
-                if fault.times == 0:
-                    self._pending.remove(fault)
-                return fault
-        return None
+        queue = self._by_operation.get(operation_id)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times == 0:
+            queue.popleft()
+            self._order.remove(fault)
+            if not queue:
+                del self._by_operation[operation_id]
+        return fault
 
     def pending(self) -> list[Fault]:
-        return list(self._pending)
+        return list(self._order)
 
     def clear(self) -> int:
-        cleared = len(self._pending)
-        self._pending.clear()
+        cleared = len(self._order)
+        self._by_operation.clear()
+        self._order.clear()
         return cleared
 
 
@@ -127,7 +147,7 @@ class FaultInjector:
         self.queue_of = queue_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fault = self.due(scope) if scope["type"] == "http" else None
+        fault = await self.due(scope) if scope["type"] == "http" else None
         if fault is not None:
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
@@ -138,8 +158,26 @@ class FaultInjector:
                 return
         await self.app(scope, receive, send)
 
-    def due(self, scope: Scope) -> Fault | None:
+    async def due(self, scope: Scope) -> Fault | None:
+        """The fault this request takes, if one is pending for its operation and the
+        request would pass authentication (a request that fails it anyway uses none)."""
         if is_dev_path(scope["path"]):
             return None
         operation_id = self.operations.find(scope["method"], scope["path"])
-        return None if operation_id is None else self.queue_of().take(operation_id)
+        queue = self.queue_of()
+        if operation_id is None or not queue.due(operation_id):
+            return None
+        if operation_id in self.operations.secured and not await self.authenticates(scope):
+            return None
+        return queue.take(operation_id)
+
+    @staticmethod
+    async def authenticates(scope: Scope) -> bool:
+        token = bearer_token(scope)
+        if token is None:
+            return False
+        try:
+            await authenticate(token)
+        except ApiError:
+            return False
+        return True

@@ -48,6 +48,7 @@ from impl.web.redaction import (
     fit,
     is_secret_key,
     scrub_text,
+    utf8,
 )
 
 CAPACITY = 1000
@@ -93,7 +94,7 @@ class Journal:
         self._entries: deque[tuple[int, str | None, bytes]] = deque()
 
     def add(self, entry: Entry) -> None:
-        blob = compact(entry).encode("utf-8")
+        blob = utf8(compact(entry))
         if len(self._entries) >= self.capacity:
             self._drop_oldest()
         entry_id = self.budget.admit(self, len(blob))
@@ -142,7 +143,7 @@ def query_of(scope: Scope, token: str | None = None) -> tuple[dict[str, Any], bo
     for key, value in parse_qsl(raw, keep_blank_values=True):
         key = scrub_text(key, token)
         value = REDACTED if is_secret_key(key) else scrub_text(value, token)
-        used += len(compact(key).encode()) + len(compact(value).encode()) + 2
+        used += len(utf8(compact(key))) + len(utf8(compact(value))) + 2
         if used > QUERY_LIMIT:
             return query, True
         held = query.get(key)
@@ -180,13 +181,13 @@ async def multipart_body(scope: Scope, raw: bytes, token: str | None = None) -> 
                 kept = {"filename": filename, "mimeType": value.content_type, "size": value.size}
             else:
                 kept = scrub_text(value, token)
-            size = len(compact({name: kept}).encode())
+            size = len(utf8(compact({name: kept})))
             if used + size > BODY_LIMIT:
                 if not isinstance(kept, str):
                     cut = True
                     break
-                kept = fit(kept, max(BODY_LIMIT - used - len(compact(name).encode()) - 8, 0))
-                size = len(compact({name: kept}).encode())
+                kept = fit(kept, max(BODY_LIMIT - used - len(utf8(compact(name))) - 8, 0))
+                size = len(utf8(compact({name: kept})))
                 cut = True
             body[name] = kept
             used += size

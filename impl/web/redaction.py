@@ -23,6 +23,7 @@ Nothing here raises for any input.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -150,18 +151,31 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8; what cannot be (a lone surrogate from a `\\ud800` escape) as `?`."""
+    return text.encode("utf-8", "replace")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} does not fit a double")
+    return value
+
+
 def parse_strict(raw: bytes) -> Any:
-    """JSON as RFC 8259 has it: NaN and Infinity refused (ValueError); too deep: RecursionError."""
-    return json.loads(raw, parse_constant=_refuse_constant)
+    """JSON as RFC 8259 has it: NaN, Infinity and numbers beyond a double refused
+    (ValueError); too deep: RecursionError."""
+    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
 
 
 def fit(text: str, limit: int) -> str:
     """`text` cut to at most `limit` bytes of UTF-8 on a character boundary."""
-    return cut_utf8(text.encode("utf-8"), limit)
+    return cut_utf8(utf8(text), limit)
 
 
 def raw_text(raw: bytes, limit: int, token: str | None = None) -> str:
@@ -178,7 +192,7 @@ def bounded_json(raw: bytes, limit: int, token: str | None = None) -> tuple[Any,
         value = redacted(parse_strict(raw), token)
     except (ValueError, RecursionError):
         return raw_text(raw, limit, token), False
-    encoded = compact(value).encode("utf-8")
+    encoded = utf8(compact(value))
     if len(encoded) <= limit:
         return value, False
     return raw_text(encoded, limit, token), True

@@ -6,26 +6,37 @@ its queue of injected faults and its journal of requests. `default` is the world
 server without sandboxes, used whenever nothing names another one.
 
 Which sandbox a request works in (`SandboxRouter`, one layer in front of the fault and
-journal layers): a dev call names it in the `X-Chat-Sandbox` header (created on first
-use); any other call is in the sandbox its bearer token was issued in (the `sbx` claim
-that `POST /api/dev/users` puts in it). The layer binds that sandbox's `Services`, so
-the auth hook, the handlers and the domain never see another world. A token naming a
-sandbox that no longer exists is 401, like a token of a deleted user.
+journal layers): a dev call names it in the `X-Chat-Sandbox` header; any other call is
+in the sandbox its bearer token was issued in (the `sbx` claim that `POST /api/dev/users`
+puts in it). The layer binds that sandbox's `Services`, so the auth hook, the handlers and
+the domain never see another world. A token naming a sandbox that no longer exists is
+401, like a token of a deleted user.
+
+A sandbox comes into being only when a dev call that needs one succeeds: one of
+`CREATING` (a user, a clock move, a fault). Any other dev call naming a sandbox that does
+not exist runs in a provisional, empty one that is let go afterwards, so failing or
+reading calls (a 404 path, an invalid fault, a journal read) leave nothing behind; a
+creating call that fails removes the sandbox it opened. At most `CHAT_MAX_SANDBOXES`
+exist besides `default`; past that, a creating call is 409 `SANDBOX_LIMIT`.
+
+Removing a sandbox (`detach`) first takes it out of the registry and retires its store,
+so that a request still running there stores nothing (its next store call is 401); then
+its removal listeners run (the Socket.IO layer closes its sockets); then its data goes.
 """
 
 from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from impl.auth import sandbox_of_token
-from impl.errors import ApiError, NotFound, Unauthorized, ValidationFailed
+from impl.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
 from impl.services import Services, bind_services, unbind_services
 from impl.web.early_auth import bearer_token
 from impl.web.faults import FaultQueue
@@ -36,9 +47,15 @@ from impl.web.problems import send_problem
 DEFAULT = "default"
 HEADER = "X-Chat-Sandbox"
 NAME_PATTERN = re.compile(r"^[a-z0-9-]{1,40}$")
+# the dev operations that need a sandbox of their own (reads and resets of one that does
+# not exist answer as an empty one would)
+CREATING = frozenset({"create_dev_user", "advance_dev_clock", "create_dev_fault"})
+REMOVED = "the sandbox of this request was removed"
 
 ServicesFactory = Callable[[str], Services]
+Preparer = Callable[[Services], None]
 Dropper = Callable[["Sandbox"], None]
+RemovalListener = Callable[["Sandbox"], Awaitable[None]]
 
 _current: contextvars.ContextVar[tuple[Sandbox, Sandboxes]] = contextvars.ContextVar("chat_sandbox")
 
@@ -54,8 +71,12 @@ class Sandbox:
     name: str
     services: Services
     created_at: datetime
+    journal: Journal
     faults: FaultQueue = field(default_factory=FaultQueue)
-    journal: Journal = field(default_factory=Journal)
+    # a creating call succeeded here (a failing one then leaves it alone)
+    kept: bool = False
+    # requests running in it now
+    in_flight: int = 0
 
     def clear(self) -> None:
         """What a reset empties besides the store: pending faults and the journal."""
@@ -64,18 +85,27 @@ class Sandbox:
 
 
 class Sandboxes:
-    """The sandboxes of this process: `default` always, the others made on first use.
+    """The sandboxes of this process: `default` always, the others as dev calls make them.
 
-    `make` builds a named sandbox's Services; `drop` lets go of its data when it is removed.
+    `make` builds a named sandbox's Services without touching its database; `prepare`
+    readies the database of one that is kept (its indexes); `drop` lets go of its data.
     """
 
     def __init__(
-        self, default: Services, make: ServicesFactory, drop: Dropper, operations: Operations
+        self,
+        default: Services,
+        make: ServicesFactory,
+        drop: Dropper,
+        operations: Operations,
+        prepare: Preparer = lambda _: None,
     ) -> None:
         self.make = make
+        self.prepare = prepare
         self.drop = drop
         self.operations = operations
+        self.max_sandboxes = default.settings.max_sandboxes
         self.journal_budget = JournalBudget(default.settings.journal_max_bytes)
+        self.removal_listeners: list[RemovalListener] = []
         self._all = {DEFAULT: self._sandbox(DEFAULT, default)}
 
     def _sandbox(self, name: str, services: Services) -> Sandbox:
@@ -90,19 +120,50 @@ class Sandboxes:
         return self._all.get(name)
 
     def open(self, name: str) -> Sandbox:
-        """The sandbox of that name, created now if it does not exist yet."""
+        """The sandbox of that name, made and kept now if it does not exist yet (409
+        `SANDBOX_LIMIT` when as many as allowed exist)."""
         found = self._all.get(check_name(name))
-        if found is None:
-            found = self._all[name] = self._sandbox(name, self.make(name))
-        return found
+        if found is not None:
+            return found
+        if len(self._all) - 1 >= self.max_sandboxes:
+            raise Conflict(
+                f"at most {self.max_sandboxes} sandboxes may exist (CHAT_MAX_SANDBOXES); "
+                "remove one with DELETE /api/dev/sandboxes/{name}",
+                code="SANDBOX_LIMIT",
+            )
+        made = self._sandbox(name, self.make(name))
+        self.prepare(made.services)
+        self._all[name] = made
+        return made
 
-    def remove(self, name: str) -> Sandbox:
+    def provisional(self, name: str) -> Sandbox:
+        """An empty sandbox of that name that is not kept (`discard` it after use)."""
+        return self._sandbox(check_name(name), self.make(name))
+
+    def discard(self, sandbox: Sandbox) -> None:
+        sandbox.clear()
+        sandbox.services.store.retire(REMOVED)
+        self.drop(sandbox)
+
+    def detach(self, name: str) -> Sandbox:
+        """Take the sandbox out (its store retired at once); `drop` its data after."""
         if check_name(name) == DEFAULT:
             raise ValidationFailed("the default sandbox cannot be removed")
         sandbox = self._all.pop(name, None)
         if sandbox is None:
             raise NotFound(f"no sandbox named {name!r}")
         sandbox.clear()
+        sandbox.services.store.retire(REMOVED)
+        return sandbox
+
+    async def removed(self, sandbox: Sandbox) -> None:
+        """Tell the listeners (sockets) that `sandbox` is gone."""
+        for listener in self.removal_listeners:
+            await listener(sandbox)
+
+    def remove(self, name: str) -> Sandbox:
+        """Detach and drop at once (a sandbox no socket can have reached yet)."""
+        sandbox = self.detach(name)
         self.drop(sandbox)
         return sandbox
 
@@ -134,30 +195,68 @@ class SandboxRouter:
             await self.app(scope, receive, send)
             return
         try:
-            sandbox = self.resolve(scope)
+            sandbox, made = self.resolve(scope)
         except ApiError as refused:
             await send_problem(send, refused)
             return
+        status = 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         token = bind_services(sandbox.services)
         current = _current.set((sandbox, self.sandboxes))
+        sandbox.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, noting_status)
         finally:
+            sandbox.in_flight -= 1
             _current.reset(current)
             unbind_services(token)
+            self.settle(sandbox, made, creating=self.creating(scope), ok=status < 400)
 
-    def resolve(self, scope: Scope) -> Sandbox:
+    def settle(self, sandbox: Sandbox, made: str | None, *, creating: bool, ok: bool) -> None:
+        """After a dev call: keep what a creating call made, let go of the rest."""
+        if made == "provisional":
+            self.sandboxes.discard(sandbox)
+        elif creating and ok:
+            sandbox.kept = True
+        elif (
+            made == "opened"
+            and not sandbox.kept
+            and sandbox.in_flight == 0
+            and self.sandboxes.get(sandbox.name) is sandbox
+        ):
+            self.sandboxes.remove(sandbox.name)
+
+    def creating(self, scope: Scope) -> bool:
+        """Whether the request is a dev call that needs a sandbox of its own."""
+        if not is_dev_path(scope["path"]):
+            return False
+        return self.sandboxes.operations.find(scope["method"], scope["path"]) in CREATING
+
+    def resolve(self, scope: Scope) -> tuple[Sandbox, str | None]:
+        """The request's sandbox, and whether this request made it ("opened": kept unless
+        the call fails; "provisional": let go after the call)."""
         if is_dev_path(scope["path"]):
             name = Headers(scope=scope).get(HEADER)
-            return self.sandboxes.default if name is None else self.sandboxes.open(name)
+            found = self.sandboxes.default if name is None else self.sandboxes.get(name)
+            if found is not None or name is None:
+                return found or self.sandboxes.default, None
+            if self.creating(scope):
+                return self.sandboxes.open(name), "opened"
+            return self.sandboxes.provisional(name), "provisional"
         token = bearer_token(scope)
         name = sandbox_of_token(self.sandboxes.default.services.settings, token) if token else None
         if name is None:
-            return self.sandboxes.default
+            return self.sandboxes.default, None
         found = self.sandboxes.get(name)
         if found is None:
             raise Unauthorized(
                 "token names a sandbox that no longer exists",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return found
+        return found, None
