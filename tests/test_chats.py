@@ -4,10 +4,19 @@ info, archive, and group membership. One class per operation."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from conftest import Api, assert_problem
+from conftest import Api, User, assert_problem
 
 UNKNOWN_ID = "0123456789abcdef01234567"
+
+
+async def refused_and_not_stored(caller: User, body: dict[str, Any], detail: str) -> None:
+    """POST /api/chat answers 400 VALIDATION_FAILED with exactly `detail`, and the caller
+    has no chat afterwards."""
+    r = await caller.post("/api/chat", json=body)
+    assert_problem(r, 400, "VALIDATION_FAILED", detail, exact=True)
+    assert (await caller.get("/api/chat")).json()["data"]["pagination"]["total"] == 0
 
 
 class TestCreateChat:
@@ -47,10 +56,20 @@ class TestCreateChat:
         r = await a.post("/api/chat", json={"participantIds": [b.id, c.id], "type": "direct"})
         assert_problem(r, 400, "VALIDATION_FAILED", "exactly two")
 
+    async def test_without_a_type_three_users_are_a_refused_direct_chat(self, api: Api) -> None:
+        a, b, c = await api.user("a"), await api.user("b"), await api.user("c")
+        detail = "a direct chat has exactly two participants"
+        await refused_and_not_stored(a, {"participantIds": [b.id, c.id]}, detail)
+
     async def test_title_on_a_direct_chat_is_rejected(self, api: Api) -> None:
         a, b = await api.user("a"), await api.user("b")
-        r = await a.post("/api/chat", json={"participantIds": [b.id], "title": "x"})
-        assert_problem(r, 400, "VALIDATION_FAILED", "title")
+        detail = "title is for group chats only; this chat is direct"
+        await refused_and_not_stored(a, {"participantIds": [b.id], "title": "x"}, detail)
+
+    async def test_a_type_other_than_direct_or_group_is_rejected(self, api: Api) -> None:
+        a, b = await api.user("a"), await api.user("b")
+        r = await a.post("/api/chat", json={"participantIds": [b.id], "type": "support"})
+        assert_problem(r, 400, "VALIDATION_FAILED", "(type)")
 
     async def test_group_chat_keeps_title_and_metadata(self, api: Api) -> None:
         a, b, c = await api.user("a"), await api.user("b"), await api.user("c")
@@ -410,4 +429,9 @@ class TestShapeErrors:
         r = await a.post(
             "/api/chat", json={"participantIds": [b.id], "type": "direct", "title": "x"}
         )
-        assert_problem(r, 400, "VALIDATION_FAILED", "title")
+        assert_problem(r, 400, "VALIDATION_FAILED", "title is for group chats only")
+
+    async def test_a_field_the_request_does_not_have_is_named(self, api: Api) -> None:
+        a, b = await api.user("a"), await api.user("b")
+        r = await a.post("/api/chat", json={"participantIds": [b.id], "subject": "x"})
+        assert_problem(r, 400, "VALIDATION_FAILED", "'subject' was unexpected")

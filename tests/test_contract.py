@@ -3,6 +3,8 @@
 Every operationId of openapi.yaml resolves to a handler in `impl.api`, and every public
 handler in `impl.api` is some operation's. Response validation is on in every API test
 (the `settings` fixture), so no handler can answer what the spec does not describe.
+Request bodies are plain objects without defaults, so that generated clients build them
+as written.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import inspect
 import pkgutil
 import types
+from typing import Any
 
 import impl.api
 from impl.app import load_spec
@@ -76,3 +79,71 @@ def test_every_operation_has_an_example_and_documents_its_errors() -> None:
                 assert "401" in statuses, f"{where} does not document 401"
             if "{id}" in path:
                 assert {"400", "404"} <= statuses, f"{where} does not document 400/404"
+
+
+# A `default` in a request schema makes the property required in openapi-typescript's
+# types (its defaultNonNullable), and a oneOf/anyOf body becomes a wrapper class in
+# openapi-generator's python client (`Wrapper(field=...)` sends null): request bodies are
+# plain objects, and the server applies what a default would say.
+SCHEMA_LISTS = ("allOf", "oneOf", "anyOf")
+SCHEMA_VALUES = ("items", "additionalProperties", "not")
+
+
+def request_schema_findings(spec: dict[str, Any]) -> list[str]:
+    """Where a request body schema has a `default`, a `oneOf` or an `anyOf`."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    found: list[str] = []
+
+    def walk(schema: Any, where: str, seen: frozenset[str]) -> None:
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref", "")
+        if ref:
+            name = ref.rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(schemas[name], name, seen | {name})
+            return
+        found.extend(f"{where}: {key}" for key in ("default", "oneOf", "anyOf") if key in schema)
+        for key, value in schema.get("properties", {}).items():
+            walk(value, f"{where}.{key}", seen)
+        for key in SCHEMA_VALUES:
+            walk(schema.get(key), f"{where}.{key}", seen)
+        for key in SCHEMA_LISTS:
+            for i, item in enumerate(schema.get(key, [])):
+                walk(item, f"{where}.{key}[{i}]", seen)
+
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                walk(content.get("schema"), f"{method.upper()} {path} {media}", frozenset())
+    return found
+
+
+def test_request_bodies_are_plain_objects_without_defaults() -> None:
+    assert request_schema_findings(load_spec()) == []
+
+
+def test_a_default_or_a_choice_in_a_request_body_is_found() -> None:
+    spec = {
+        "paths": {
+            "/things": {
+                "post": {
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"$ref": "#/c/s/Thing"}}}
+                    }
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Thing": {
+                    "properties": {
+                        "kind": {"type": "string", "default": "a"},
+                        "tags": {"type": "array", "items": {"$ref": "#/c/s/Tag"}},
+                    }
+                },
+                "Tag": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            }
+        },
+    }
+    assert request_schema_findings(spec) == ["Thing.kind: default", "Tag: oneOf"]

@@ -56,6 +56,14 @@ async def test_faulted_operation_did_nothing(api: Api) -> None:
     await a.sent(chat_id, "third time")
 
 
+async def test_left_out_times_and_delay_mean_one_call_at_once(api: Api) -> None:
+    a = await sandbox_user(api, "w1")
+    created = await fault(api, "w1", operationId="list_chats", status=503)
+    assert created == {"operationId": "list_chats", "status": 503, "delayMs": 0, "times": 1}
+    assert_problem(await a.get("/api/chat"), 503, "STORE_UNAVAILABLE")
+    assert (await a.get("/api/chat")).status_code == 200
+
+
 async def test_times_counts_down_and_the_list_shows_what_is_left(api: Api) -> None:
     a = await sandbox_user(api, "w1")
     await fault(api, "w1", operationId="list_chats", status=503, times=3)

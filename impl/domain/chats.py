@@ -85,9 +85,11 @@ def _stored(caller: Caller, doc: Doc, deduplicated: bool = False) -> Opened:
 
 
 def create(caller: Caller, body: dict[str, Any]) -> Opened:
+    kind = body.get("type", "direct")
+    if kind != "group" and "title" in body:
+        raise ValidationFailed("title is for group chats only; this chat is direct")
     others = [parse_id(p, "participant id") for p in body["participantIds"]]
     participants = list(dict.fromkeys([caller.id, *others]))
-    kind = body.get("type", "direct")
     if len(participants) < 2:
         raise ValidationFailed("a chat needs at least two distinct participants")
     if kind == "direct" and len(participants) != 2:

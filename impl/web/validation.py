@@ -35,7 +35,6 @@ from connexion.validators import (
     ParameterValidator,
 )
 from jsonschema import ValidationError
-from jsonschema.exceptions import best_match
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -78,31 +77,11 @@ class LowercaseMediaType:
         await self.app(scope, receive, send)
 
 
-def _explained(exc: ValidationError) -> ValidationError:
-    """For a body that fits none of a `oneOf`'s shapes, the error of the shape its `type`
-    chose (the request shapes differ by `type`), else jsonschema's best guess."""
-    if exc.validator != "oneOf" or not exc.context:
-        return exc
-    branches: dict[Any, list[ValidationError]] = {}
-    for error in exc.context:
-        branches.setdefault(error.relative_schema_path[0], []).append(error)
-
-    def about_type(error: ValidationError) -> bool:
-        return list(error.relative_path)[:1] == ["type"] or (
-            error.validator == "required" and "'type'" in error.message
-        )
-
-    chosen = [errors for errors in branches.values() if not any(map(about_type, errors))]
-    found: ValidationError = best_match(chosen[0] if len(chosen) == 1 else exc.context)
-    return found
-
-
 def check_schema(validator: Any, body: Any) -> None:
     """400 for a body the schema refuses, described (and logged) without quoting it whole."""
     try:
         validator.validate(body)
-    except ValidationError as refused:
-        exc = _explained(refused)
+    except ValidationError as exc:
         where = ".".join(str(part) for part in exc.absolute_path) or "the body"
         message = exc.message
         if len(message) > 200:  # the message quotes the value: name the rule instead

@@ -6,8 +6,10 @@ about the spec. Then each client runs the same flow (tools/sdk/flow_*) against a
 delete, and typed problem documents for the 4xx answers. The openapi-python-client flow
 must pass `mypy --strict` against the generated package (the openapi-generator python
 client is not typed for mypy: no explicit re-exports, pydantic field aliases); the
-TypeScript flows and clients must compile with `tsc --strict`. Logs land in
-test-output/sdk/.
+TypeScript flows and clients must compile with `tsc --strict`. The client examples of
+docs/contract-testing.md, and the README's quick-start body, run the same way as
+programs (tools/sdk/doc_examples.py), against a server with the demo users that body
+names. Logs land in test-output/sdk/.
 
 A missing generator, node or mypy skips what needs it, unless REQUIRE_SDK is set (the tox
 env `sdk` sets it), in which case it fails.
@@ -30,6 +32,8 @@ SDK = ROOT / "build" / "sdk"
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "sdk"
 TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
 COMPILED = SDK / "ts-out" / "tools" / "sdk"
+DOC_EXAMPLES = SDK / "doc-examples"
+COMPILED_DOC_EXAMPLES = SDK / "ts-out" / "build" / "sdk" / "doc-examples"
 FLOW_TIMEOUT_S = 180
 
 
@@ -60,9 +64,12 @@ def run_logged(name: str, command: list[str], env: dict[str, str] | None = None)
     return completed.stdout
 
 
-def against_live_server(name: str, command: list[str], env: dict[str, str] | None = None) -> str:
+def against_live_server(
+    name: str, command: list[str], env: dict[str, str] | None = None, demo: bool = False
+) -> str:
     server_log = OUTPUT / f"{name}.server.log"
-    wrapped = [sys.executable, str(TOOLS / "live_server.py"), "--log", str(server_log), "--"]
+    wrapped = [sys.executable, str(TOOLS / "live_server.py"), "--log", str(server_log)]
+    wrapped += ["--demo", "--"] if demo else ["--"]
     return run_logged(name, wrapped + command, env)
 
 
@@ -90,8 +97,16 @@ def generated() -> Path:
 
 
 @pytest.fixture(scope="module")
-def compiled(generated: Path) -> Path:
-    """The TypeScript flows and generated clients, compiled with tsc --strict."""
+def doc_examples(generated: Path) -> Path:
+    """build/sdk/doc-examples/: the docs' client examples, as written, made programs."""
+    script = str(TOOLS / "doc_examples.py")
+    run_logged("doc-examples", [sys.executable, script, "--out", str(DOC_EXAMPLES)])
+    return DOC_EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def compiled(generated: Path, doc_examples: Path) -> Path:
+    """The TypeScript flows, doc examples and generated clients, compiled with tsc --strict."""
     if shutil.which("node") is None or not TSC.is_file():
         unavailable("node and node_modules/typescript are needed (npm ci)")
     run_logged("tsc", ["node", str(TSC), "-p", str(TOOLS / "tsconfig.json")])
@@ -139,4 +154,33 @@ def test_typescript_clients_compile_with_tsc_strict(compiled: Path) -> None:
 @pytest.mark.parametrize("flow", ["flow_fetch", "flow_axios", "flow_orval"])
 def test_typescript_client_runs_the_flow_against_a_live_server(compiled: Path, flow: str) -> None:
     output = against_live_server(flow, ["node", str(compiled / f"{flow}.js"), "{url}"])
+    assert "all steps passed" in output
+
+
+@pytest.mark.parametrize("example", ["openapi_fetch", "typescript_axios", "orval"])
+def test_typescript_doc_example_runs_as_written(compiled: Path, example: str) -> None:
+    program = COMPILED_DOC_EXAMPLES / f"{example}.js"
+    output = against_live_server(f"doc-{example}", ["node", str(program), "{url}"], demo=True)
+    assert "all steps passed" in output
+
+
+def test_python_doc_example_type_checks_against_the_generated_client(doc_examples: Path) -> None:
+    if importlib.util.find_spec("mypy") is None:
+        unavailable("mypy is needed to type-check the Python doc example")
+    config = str(TOOLS / "mypy.ini")
+    env = {"MYPYPATH": os.pathsep.join([str(SDK / "python"), str(TOOLS)])}
+    program = str(doc_examples / "openapi_python_client.py")
+    run_logged(
+        "mypy-doc-python", [sys.executable, "-m", "mypy", "--config-file", config, program], env
+    )
+
+
+@pytest.mark.parametrize(
+    ("example", "package"),
+    [("openapi_python_client", "python"), ("openapi_generator_python", "pydantic")],
+)
+def test_python_doc_example_runs_as_written(doc_examples: Path, example: str, package: str) -> None:
+    env = {"PYTHONPATH": os.pathsep.join([str(SDK / package), str(TOOLS)])}
+    program = str(doc_examples / f"{example}.py")
+    output = against_live_server(f"doc-{example}", [sys.executable, program], env, demo=True)
     assert "all steps passed" in output

@@ -63,7 +63,7 @@ async function flow(basePath: string): Promise<void> {
   await problem(apis(basePath, 'not-a-jwt').chats.listChats(), 401, 'UNAUTHORIZED');
   step('a bad token is a typed 401 UNAUTHORIZED');
 
-  const createChatRequest: CreateChatRequest = { participantIds: [bobId], type: 'direct' };
+  const createChatRequest: CreateChatRequest = { participantIds: [bobId] };
   const chat = ok(await alice.chats.createChat({ createChatRequest }), 201).data.chat;
   check(
     chat.participants.length === 2 && chat.participants.includes(aliceId),
@@ -72,6 +72,9 @@ async function flow(basePath: string): Promise<void> {
   const again = ok(await alice.chats.createChat({ createChatRequest }), 200).data.chat;
   check(again._id === chat._id, 'the same direct chat comes back');
   step('a direct chat is created (201), then found again (200)');
+  const titled: CreateChatRequest = { participantIds: [bobId], title: 'Bike' };
+  await problem(alice.chats.createChat({ createChatRequest: titled }), 400, 'VALIDATION_FAILED');
+  step('a title on a direct chat is a typed 400');
 
   const id = chat._id;
   const sent = await alice.messages.sendMessage({

@@ -55,10 +55,7 @@ async function flow(baseUrl: string): Promise<void> {
   problem(await api(baseUrl, 'not-a-jwt').GET('/api/chat'), 401, 'UNAUTHORIZED');
   step('a bad token is a typed 401 UNAUTHORIZED');
 
-  const body: components['schemas']['CreateChatRequest'] = {
-    participantIds: [bobId],
-    type: 'direct',
-  };
+  const body: components['schemas']['CreateChatRequest'] = { participantIds: [bobId] };
   const chat = ok(await alice.POST('/api/chat', { body }), 201).data.chat;
   check(
     chat.participants.length === 2 && chat.participants.includes(aliceId),
@@ -67,6 +64,9 @@ async function flow(baseUrl: string): Promise<void> {
   const again = ok(await alice.POST('/api/chat', { body }), 200).data.chat;
   check(again._id === chat._id, 'the same direct chat comes back');
   step('a direct chat is created (201), then found again (200)');
+  const titled = { participantIds: [bobId], title: 'Bike' };
+  problem(await alice.POST('/api/chat', { body: titled }), 400, 'VALIDATION_FAILED');
+  step('a title on a direct chat is a typed 400');
 
   const id = chat._id;
   const sent = await alice.POST('/api/chat/{id}/messages', {

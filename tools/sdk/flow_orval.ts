@@ -65,7 +65,7 @@ async function flow(baseUrl: string): Promise<void> {
   problem(await listChats(undefined, as('not-a-jwt')), 401, 'UNAUTHORIZED');
   step('a bad token is a typed 401 UNAUTHORIZED');
 
-  const request: CreateChatRequest = { participantIds: [bobId], type: 'direct' };
+  const request: CreateChatRequest = { participantIds: [bobId] };
   const chat = ok(await createChat(request, alice), 201).data.chat;
   check(
     chat.participants.length === 2 && chat.participants.includes(aliceId),
@@ -74,6 +74,9 @@ async function flow(baseUrl: string): Promise<void> {
   const again = ok(await createChat(request, alice), 200).data.chat;
   check(again._id === chat._id, 'the same direct chat comes back');
   step('a direct chat is created (201), then found again (200)');
+  const titled: CreateChatRequest = { participantIds: [bobId], title: 'Bike' };
+  problem(await createChat(titled, alice), 400, 'VALIDATION_FAILED');
+  step('a title on a direct chat is a typed 400');
 
   const id = chat._id;
   const sent = await sendMessage(id, { content: '  Is it still for sale?  ' }, alice);

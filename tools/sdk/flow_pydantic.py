@@ -29,7 +29,6 @@ from chat_api_pydantic.models import (
     AdvanceClockRequest,
     CreateChatRequest,
     CreateDevUserRequest,
-    DirectChatRequest,
     EditMessageRequest,
     MarkReadRequest,
     Problem,
@@ -108,12 +107,17 @@ def run(base_url: str) -> None:
     expect_problem(stranger.chats.list_chats, UnauthorizedException, 401, "UNAUTHORIZED")
     step("a bad token raises UnauthorizedException carrying 401 UNAUTHORIZED")
 
-    request = CreateChatRequest(DirectChatRequest(participant_ids=[bob_id], type="direct"))
+    request = CreateChatRequest(participant_ids=[bob_id])
     chat = expect(alice.chats.create_chat_with_http_info(request), 201).data.chat
     check(set(chat.participants) == {alice_id, bob_id}, f"participants {chat.participants}")
     again = expect(alice.chats.create_chat_with_http_info(request), 200).data.chat
     check(again.id == chat.id, "the same direct chat comes back")
     step("a direct chat is created (201), then found again (200)")
+    titled = CreateChatRequest(participant_ids=[bob_id], title="Bike")
+    expect_problem(
+        lambda: alice.chats.create_chat(titled), BadRequestException, 400, "VALIDATION_FAILED"
+    )
+    step("a title on a direct chat raises BadRequestException (400)")
 
     sent = alice.messages.send_message_with_http_info(
         chat.id, SendMessageRequest(content="  Is it still for sale?  ")

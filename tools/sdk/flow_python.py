@@ -28,10 +28,9 @@ from chat_api_client.models import (
     AdvanceClockRequest,
     ChatListResponse,
     ChatResponse,
+    CreateChatRequest,
     CreateDevUserRequest,
     DevUserResponse,
-    DirectChatRequest,
-    DirectChatRequestType,
     EditMessageRequest,
     MarkReadRequest,
     MessageListResponse,
@@ -104,13 +103,16 @@ def run(base_url: str) -> None:
     expect_problem(list_chats.sync_detailed(client=stranger), 401, "UNAUTHORIZED")
     step("a bad token is a typed 401 UNAUTHORIZED")
 
-    request = DirectChatRequest(participant_ids=[bob_id], type_=DirectChatRequestType.DIRECT)
+    request = CreateChatRequest(participant_ids=[bob_id])
     response = create_chat.sync_detailed(client=alice, body=request)
     chat = expect(response, 201, ChatResponse).data.chat
     check(set(chat.participants) == {alice_id, bob_id}, f"participants {chat.participants}")
     again = expect(create_chat.sync_detailed(client=alice, body=request), 200, ChatResponse)
     check(again.data.chat.field_id == chat.field_id, "the same direct chat comes back")
     step("a direct chat is created (201), then found again (200)")
+    titled = CreateChatRequest(participant_ids=[bob_id], title="Bike")
+    expect_problem(create_chat.sync_detailed(client=alice, body=titled), 400, "VALIDATION_FAILED")
+    step("a title on a direct chat is a typed 400")
 
     sent = send_message.sync_detailed(
         chat.field_id, client=alice, body=SendMessageRequest(content="  Is it still for sale?  ")
