@@ -55,7 +55,7 @@ from impl.web.body_limits import BodyDeadline, BodyLimit
 from impl.web.early_auth import BearerGate, requires_bearer
 from impl.web.faults import FaultInjector
 from impl.web.journal import JournalRecorder
-from impl.web.operations import DevEndpointsOff, Operations
+from impl.web.operations import Operations, PathGuard
 from impl.web.origins import OriginRule, RestCors, SocketOrigins, origin_rule
 from impl.web.problems import make_renderer, send_problem
 from impl.web.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
@@ -293,7 +293,7 @@ def create_app(
         else _body_limit(rest, settings)
     )
     gate = BearerGate(inner, settings, path_methods(spec, include=requires_bearer(spec)))
-    gated = RestCors(gate if settings.dev_enabled else DevEndpointsOff(gate), allowed)
+    gated = RestCors(PathGuard(gate, settings.dev_enabled), allowed)
     combined = socketio.ASGIApp(sio, other_asgi_app=gated, socketio_path=SOCKETIO_PATH)
     guarded = SocketOrigins(combined, allowed, path="/" + SOCKETIO_PATH)
     docs_app = docs.create_docs_app(settings, served)

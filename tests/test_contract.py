@@ -15,7 +15,10 @@ import pkgutil
 import types
 from typing import Any
 
+import pytest
+
 import impl.api
+from conftest import Api, assert_problem
 from impl.app import load_spec
 
 METHODS = {"get", "put", "post", "patch", "delete"}
@@ -147,3 +150,11 @@ def test_a_default_or_a_choice_in_a_request_body_is_found() -> None:
         },
     }
     assert request_schema_findings(spec) == ["Thing.kind: default", "Tag: oneOf"]
+
+
+@pytest.mark.parametrize("path", ["/api/chat/", "/api/chat/config/", "/api/dev/users/"])
+async def test_a_path_with_a_trailing_slash_is_404_not_a_redirect(api: Api, path: str) -> None:
+    user = await api.user()
+    r = await user.get(path)
+    assert_problem(r, 404, "NOT_FOUND")
+    assert "location" not in r.headers

@@ -23,19 +23,28 @@ def is_dev_path(path: str) -> bool:
     return path.startswith(DEV_PREFIX)
 
 
-class DevEndpointsOff:
-    """With the dev endpoints off, every `/api/dev` path is 404, whatever the method, body
-    or headers: nothing of the kit is validated, read or hinted at."""
+class PathGuard:
+    """404 problem documents, before anything reads the request, for paths the served
+    contract never has: an `/api/...` path ending in `/` (the router would otherwise
+    redirect it to the path without, an answer the contract does not give) and, with the
+    dev endpoints off, every `/api/dev` path, whatever the method, body or headers (so
+    nothing of the kit is validated, read or hinted at)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, dev_enabled: bool) -> None:
         self.app = app
+        self.dev_enabled = dev_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == DEV_PREFIX.rstrip("/") or is_dev_path(path)):
+        if scope["type"] == "http" and self.unknown(scope.get("path", "")):
+            path = scope["path"]
             await send_problem(send, NotFound(f"no resource at {path[:200]}"))
             return
         await self.app(scope, receive, send)
+
+    def unknown(self, path: str) -> bool:
+        if path.startswith("/api/") and path.endswith("/"):
+            return True
+        return not self.dev_enabled and (path == DEV_PREFIX.rstrip("/") or is_dev_path(path))
 
 
 class Operations:

@@ -52,6 +52,7 @@ class Budget:
     stateful_steps: int  # steps per state machine run
     property_examples: int  # examples per hypothesis property
     outside_seconds: int  # the time box of the outsider's CLI run (test_outside.py)
+    hostile_batches: int  # batches of hostile dev-kit requests (test_hostile_kit.py)
 
 
 BUDGETS = {
@@ -61,6 +62,7 @@ BUDGETS = {
         stateful_steps=20,
         property_examples=40,
         outside_seconds=20,
+        hostile_batches=60,
     ),
     "long": Budget(
         operation_examples=500,
@@ -68,6 +70,7 @@ BUDGETS = {
         stateful_steps=40,
         property_examples=400,
         outside_seconds=180,
+        hostile_batches=600,
     ),
 }
 BUDGET = BUDGETS[PROFILE]
