@@ -42,12 +42,16 @@ def hrefs(html: str) -> list[str]:
 
 @pytest.fixture
 def built(tmp_path: Path) -> Path:
-    """A build folder holding a stand-in renderer."""
+    """A build folder holding stand-ins of the AsyncAPI renderer and of Mermaid."""
     renderer = tmp_path / "build" / "asyncapi"
     renderer.mkdir(parents=True)
     (renderer / "index.js").write_text("window.AsyncApiStandalone = {};", encoding="utf-8")
     (renderer / "default.min.css").write_text("body{}", encoding="utf-8")
     (renderer / "manifest.json").write_text("{}", encoding="utf-8")
+    mermaid = tmp_path / "build" / "mermaid"
+    mermaid.mkdir()
+    (mermaid / "mermaid.min.js").write_text("globalThis.mermaid = {};", encoding="utf-8")
+    (mermaid / "manifest.json").write_text("{}", encoding="utf-8")
     return tmp_path / "build"
 
 
@@ -113,7 +117,8 @@ async def test_notebook_is_served_as_its_rendered_page(
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     assert "the outputs" in r.text
-    assert "script-src 'none'" in r.headers["content-security-policy"]
+    # its only scripts are this server's files (the diagrams' renderer), nothing inline
+    assert "script-src 'self';" in r.headers["content-security-policy"]
 
 
 async def test_unrendered_notebook_is_listed_without_a_dead_link(
@@ -143,6 +148,9 @@ async def test_notebook_is_served_as_its_file(client: httpx.AsyncClient, noteboo
         "/notebooks/..%2Fopenapi.yaml",
         "/docs/asyncapi/manifest.json",
         "/docs/asyncapi/..%2F..%2Fopenapi.yaml",
+        "/docs/mermaid/manifest.json",
+        "/docs/mermaid/..%2Fasyncapi%2Findex.js",
+        "/docs/mermaid/index.js",
         "/docs/static/landing.html",
         "/docs/static/nothing.css",
     ],
@@ -172,6 +180,13 @@ async def test_asyncapi_page_loads_the_built_renderer(client: httpx.AsyncClient)
     assert {"/docs/asyncapi/index.js", "/docs/asyncapi/default.min.css"} <= set(links)
     assert 'data-schema-url="/asyncapi.yaml"' in r.text
     assert (await client.get("/docs/asyncapi/index.js")).status_code == 200
+
+
+async def test_mermaid_is_served_from_the_build(client: httpx.AsyncClient) -> None:
+    r = await client.get("/docs/mermaid/mermaid.min.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.text == "globalThis.mermaid = {};"
 
 
 async def test_asyncapi_page_without_renderer_says_how_to_build_it(
@@ -205,6 +220,7 @@ async def test_short_paths_redirect(client: httpx.AsyncClient, path: str, target
         ("/notebooks/01-x.ipynb", True),
         ("/openapi.json", True),
         ("/notebooks/01-x.html", True),
+        ("/docs/mermaid/mermaid.min.js", True),
         ("/docs/api/", False),
         ("/api/chat", False),
         ("/socket.io/", False),
@@ -243,10 +259,25 @@ async def test_installed_asyncapi_page_renders_with_no_further_step(whole_app: C
     page, bundle = await whole_app_get(whole_app, "/docs/asyncapi/", "/docs/asyncapi/index.js")
     assert 'src="/docs/asyncapi/index.js"' in page.text, "the renderer was not installed"
     assert bundle.status_code == 200 and "AsyncApiStandalone" in bundle.text
-    manifest = json.loads((resources.RENDERER_DIR / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("folder", "package", "served", "holds"),
+    [
+        ("asyncapi", "@asyncapi/react-component", "index.js", "AsyncApiStandalone"),
+        ("mermaid", "mermaid", "mermaid.min.js", 'globalThis["mermaid"]'),
+    ],
+)
+async def test_installed_npm_bundles_are_the_versions_the_lock_pins(
+    whole_app: ChatApp, folder: str, package: str, served: str, holds: str
+) -> None:
+    (bundle,) = await whole_app_get(whole_app, f"/docs/{folder}/{served}")
+    assert bundle.status_code == 200 and holds in bundle.text
+    manifest = json.loads((resources.GENERATED_DIR / folder / "manifest.json").read_text())
     lock = json.loads((ROOT / "package-lock.json").read_text())
-    pinned = lock["packages"]["node_modules/@asyncapi/react-component"]
+    pinned = lock["packages"][f"node_modules/{package}"]
     assert (manifest["version"], manifest["integrity"]) == (pinned["version"], pinned["integrity"])
+    assert (resources.GENERATED_DIR / folder / "LICENSE.txt").is_file()
 
 
 async def test_every_notebook_is_a_readable_page_with_its_outputs(whole_app: ChatApp) -> None:
@@ -267,7 +298,8 @@ async def test_every_notebook_is_a_readable_page_with_its_outputs(whole_app: Cha
         )
         first_line = stream.strip().splitlines()[0]
         assert html.escape(first_line, quote=False) in page.text, name
-        assert "<script src=" not in page.text  # nothing loaded from elsewhere
+        scripts = re.findall(r'<script[^>]*\bsrc="([^"]*)"', page.text)
+        assert scripts == ["/docs/static/notebook-diagrams.js"], name  # only ours
         assert "<h1 id=" in page.text and "&lt;h1" not in page.text  # markdown rendered
     plots = {
         name: mime

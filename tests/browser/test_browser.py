@@ -3,8 +3,9 @@ enforces it.
 
 A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven by
 playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
-render every operation and event of the specs, and each notebook its cells and outputs,
-with no console error and no request leaving 127.0.0.1. The AsyncAPI renderer and the
+render every operation and event of the specs, and each notebook its cells, outputs and
+sequence diagrams (as SVG pictures; as their source when Mermaid cannot load), with no
+console error and no request leaving 127.0.0.1. The AsyncAPI renderer, Mermaid and the
 notebook pages come from the package's install step, with no further command.
 Screenshots, the request log and the server log land in test-output/browser/.
 
@@ -93,7 +94,14 @@ def expectations() -> dict[str, Any]:
         "asyncapiMessages": {key: message.get("name") for key, message in messages.items()},
         "notebooks": [p.name for p in notebooks],
         "notebookCells": {p.name: len(load_json(p)["cells"]) for p in notebooks},
+        "notebookDiagrams": {p.name: diagrams(load_json(p)) for p in notebooks},
     }
+
+
+def diagrams(notebook: dict[str, Any]) -> int:
+    """How many Mermaid diagrams the notebook's markdown holds."""
+    markdown = [c for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    return sum("".join(c["source"]).count("```mermaid") for c in markdown)
 
 
 def run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -119,6 +127,11 @@ def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
     assert report["failures"] == [] and report["offsite"] == []
     assert {page["name"] for page in report["pages"]} >= {"landing", "swagger-ui", "asyncapi"}
     assert all(Path(page["screenshot"]).is_file() for page in report["pages"])
+    expected = expectations()
+    drawn = {name: count for name, count in expected["notebookDiagrams"].items() if count}
+    assert drawn, "no notebook holds a diagram to check"
+    assert report["diagrams"] == drawn
+    assert report["diagramFallback"] == {"sourceShown": True, "pictures": 0}
 
 
 def test_cors_in_chromium_credentialed_calls_from_allowed_origins_only() -> None:

@@ -6,9 +6,9 @@ its `chat-api serve` console script starts from an unrelated directory on a free
 and every document and page the landing page links to must answer, with the specs served
 exactly as the top-level files say (default settings write nothing into them).
 
-Slow (a real build, npm fetching the AsyncAPI renderer, nbconvert, a full install), so it
-runs in its own tox env: `tox -e package`. Needs network access to PyPI and npm, like
-any install.
+Slow (a real build, npm fetching the AsyncAPI renderer and Mermaid, nbconvert, a full
+install), so it runs in its own tox env: `tox -e package`. Needs network access to PyPI
+and npm, like any install.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ def test_every_page_the_landing_page_links_answers(server: str) -> None:
     assert b'src="/docs/asyncapi/index.js"' in page, "the AsyncAPI renderer is missing"
     for name in ("index.js", "default.min.css"):
         assert get(f"{server}/docs/asyncapi/{name}")[0] == 200
+    status, _, bundle = get(f"{server}/docs/mermaid/mermaid.min.js")
+    assert status == 200 and b'globalThis["mermaid"]' in bundle, "Mermaid is missing"
 
 
 @pytest.mark.parametrize("name", SPECS)
