@@ -6,6 +6,7 @@ files and never committed:
 
     impl/_data/openapi.yaml, asyncapi.yaml    copies of the top-level contracts
     impl/_data/notebooks/NAME.ipynb, NAME.html the notebooks and their rendered pages
+    impl/_data/guides/NAME.html, index.json    docs/NAME.md rendered (page bodies, titles)
     impl/_data/asyncapi/                       the AsyncAPI renderer (npm package files)
     impl/_data/mermaid/                        Mermaid's browser build (npm package files)
 
@@ -27,8 +28,8 @@ INSTALLED = (PACKAGE_DATA / "openapi.yaml").is_file()
 
 # The contracts and the notebooks as the project wrote them.
 SOURCE_DIR = PACKAGE_DATA if INSTALLED else CHECKOUT
-# What the build step generates: asyncapi/ and mermaid/ (npm bundles), notebooks/ (HTML
-# pages).
+# What the build step generates: asyncapi/ and mermaid/ (npm bundles), notebooks/ and
+# guides/ (HTML pages).
 GENERATED_DIR = PACKAGE_DATA if INSTALLED else CHECKOUT / "build" / "docs"
 
 OPENAPI_PATH = SOURCE_DIR / "openapi.yaml"

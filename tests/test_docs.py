@@ -159,6 +159,81 @@ async def test_unlisted_file_is_a_404_problem(client: httpx.AsyncClient, path: s
     assert_problem(await client.get(path), 404, "NOT_FOUND")
 
 
+@pytest.fixture
+def rendered_guides(built: Path) -> Path:
+    """Stand-ins for the guides the build step renders: two bodies and their list."""
+    folder = built / "guides"
+    folder.mkdir()
+    pages = [
+        ("contract-testing.html", "Contract testing", "<h2>Contract testing</h2><p>the body</p>"),
+        ("embedded-store.html", "The store", "<h1>The store</h1>"),
+    ]
+    for name, _, body in pages:
+        (folder / name).write_text(body, encoding="utf-8")
+    listed = [{"name": name, "title": title} for name, title, _ in pages]
+    (folder / "index.json").write_text(json.dumps(listed), encoding="utf-8")
+    return folder
+
+
+async def test_a_guide_is_served_in_the_site_frame_linking_the_others(
+    client: httpx.AsyncClient, rendered_guides: Path
+) -> None:
+    r = await client.get("/docs/guides/contract-testing.html")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<p>the body</p>" in r.text and "<title>Contract testing" in r.text
+    links = hrefs(r.text)
+    assert {"/", "/docs/static/docs.css", "/docs/guides/embedded-store.html"} <= set(links)
+    assert "/docs/guides/contract-testing.html" not in links  # not a link to itself
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+async def test_the_landing_page_lists_the_guides_and_the_dev_box_links_one(
+    client: httpx.AsyncClient, rendered_guides: Path
+) -> None:
+    r = await client.get("/")
+    assert '<a href="/docs/guides/embedded-store.html">The store</a>' in r.text
+    dev_box = r.text[r.text.index('id="dev"') :]
+    assert '<a href="/docs/guides/contract-testing.html">Contract testing</a>' in dev_box
+
+
+@pytest.mark.parametrize(
+    "kit",
+    [
+        "POST /api/dev/users",
+        "GET /api/dev/users",
+        "POST /api/dev/reset",
+        "POST /api/dev/clock",
+        "X-Chat-Sandbox",
+        "/api/dev/sandboxes",
+        "/api/dev/faults",
+        "GET /api/dev/requests",
+        "POST /api/dev/sockets/disconnect",
+    ],
+)
+async def test_the_dev_box_names_the_whole_kit(client: httpx.AsyncClient, kit: str) -> None:
+    r = await client.get("/")
+    assert kit in r.text[r.text.index('id="dev"') :]
+
+
+async def test_without_rendered_guides_the_landing_page_names_their_sources(
+    unbuilt: httpx.AsyncClient,
+) -> None:
+    r = await unbuilt.get("/")
+    assert not [h for h in hrefs(r.text) if h.startswith("/docs/guides/")]
+    assert "<code>docs/contract-testing.md</code>" in r.text
+    assert_problem(await unbuilt.get("/docs/guides/contract-testing.html"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    "name", ["index.json", "missing.html", "..%2Fguides%2Findex.json", "contract-testing.md"]
+)
+async def test_only_listed_guides_are_served(
+    client: httpx.AsyncClient, rendered_guides: Path, name: str
+) -> None:
+    assert_problem(await client.get(f"/docs/guides/{name}"), 404, "NOT_FOUND")
+
+
 async def test_other_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     r = await client.post("/openapi.yaml")
     assert_problem(r, 405, "METHOD_NOT_ALLOWED")
@@ -221,6 +296,7 @@ async def test_short_paths_redirect(client: httpx.AsyncClient, path: str, target
         ("/openapi.json", True),
         ("/notebooks/01-x.html", True),
         ("/docs/mermaid/mermaid.min.js", True),
+        ("/docs/guides/contract-testing.html", True),
         ("/docs/api/", False),
         ("/api/chat", False),
         ("/socket.io/", False),
@@ -280,6 +356,31 @@ async def test_installed_npm_bundles_are_the_versions_the_lock_pins(
     assert (resources.GENERATED_DIR / folder / "LICENSE.txt").is_file()
 
 
+def served_elsewhere(href: str) -> bool:
+    """A link that leaves the site or stays on the page: nothing this server must answer."""
+    return href.startswith(("#", "https://", "http://", "mailto:"))
+
+
+async def test_every_guide_is_a_page_whose_links_all_answer(whole_app: ChatApp) -> None:
+    sources = sorted((ROOT / "docs").glob("*.md"))
+    paths = [f"/docs/guides/{p.stem}.html" for p in sources]
+    landing, *pages = await whole_app_get(whole_app, "/", *paths)
+    assert set(paths) <= set(hrefs(landing.text))
+    links = set()
+    for source, page in zip(sources, pages, strict=True):
+        assert page.status_code == 200, source.name
+        heading = source.read_text(encoding="utf-8").splitlines()[0].lstrip("#").strip()
+        assert f">{html.escape(heading, quote=False)}</h" in page.text, source.name
+        assert f"<title>{html.escape(heading)} · " in page.text, source.name
+        links |= {h for h in hrefs(page.text) if not served_elsewhere(h)}
+    assert "/notebooks/08-contract-testing.html" in links  # a relative link, rewritten
+    assert all(link.startswith("/") for link in links), links
+    answers = await whole_app_get(whole_app, *sorted(links))
+    assert {link: r.status_code for link, r in zip(sorted(links), answers, strict=True)} == {
+        link: 200 for link in sorted(links)
+    }
+
+
 async def test_every_notebook_is_a_readable_page_with_its_outputs(whole_app: ChatApp) -> None:
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     pages_paths = [f"/notebooks/{docs.page_name(n)}" for n in names]
@@ -300,6 +401,8 @@ async def test_every_notebook_is_a_readable_page_with_its_outputs(whole_app: Cha
         assert html.escape(first_line, quote=False) in page.text, name
         scripts = re.findall(r'<script[^>]*\bsrc="([^"]*)"', page.text)
         assert scripts == ["/docs/static/notebook-diagrams.js"], name  # only ours
+        links_out = re.findall(r'<a\s[^>]*href="([^"]+)"', page.text)
+        assert all(h.startswith("/") or served_elsewhere(h) for h in links_out), name
         assert "<h1 id=" in page.text and "&lt;h1" not in page.text  # markdown rendered
     plots = {
         name: mime

@@ -15,10 +15,14 @@ for a checkout by hand. Nothing written here is ever committed.
   notebooks/*.html   each notebook rendered by nbconvert with its stored outputs (plots
                      included), without the scripts nbconvert would load from CDNs; our own
                      script (impl/static/notebook-diagrams.js) draws the diagrams instead.
+  guides/            docs/*.md rendered by mistune (the page bodies; the server wraps them
+                     in the site's frame), links rewritten to the pages this server serves,
+                     and index.json listing their titles.
   (wheel only)       openapi.yaml, asyncapi.yaml and notebooks/*.ipynb copied from the
                      repository, so an installed package serves the same contracts.
 
-Each output is skipped when a stamp shows it was made from the same inputs.
+The bundles and notebook pages are skipped when a stamp shows they were made from the
+same inputs.
 
 Usage: python tools/build_docs.py [--out build/docs] [--with-sources]
 Exit codes: 0 built; 1 a step failed (the message says which).
@@ -29,8 +33,10 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import html
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -41,10 +47,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_TEMPLATE = Path(__file__).resolve().parent / "notebook_page"
 SPECS = ("openapi.yaml", "asyncapi.yaml")
+GUIDES = "docs"  # the markdown guides, served as pages
 
 
 @dataclass(frozen=True)
@@ -182,22 +190,136 @@ def nbconvert_data_dir() -> Path:
     raise BuildError("nbconvert is installed without its templates (share/jupyter/nbconvert)")
 
 
-def _exporter_class() -> type[Any]:
-    """nbconvert's HTML exporter, looking for templates in nbconvert's own data only."""
+def served_url(link: str, source: Path, root: Path = ROOT) -> str | None:
+    """Where this server serves what a link of the markdown file `source` points at: other
+    guides, notebooks (as their pages) and the specs; a fragment or a link with a scheme
+    stays as written. None for a file of the repository that no page shows."""
+    if not link or link.startswith("#") or urlsplit(link).scheme:
+        return link
+    path, _, fragment = link.partition("#")
+    base = root if path.startswith("/") else source.parent
+    try:
+        target = (base / path.lstrip("/")).resolve().relative_to(root.resolve())
+    except ValueError:  # outside the repository
+        return None
+    suffix = f"#{fragment}" if fragment else ""
+    folder, name = target.parent.as_posix(), target.name
+    if (root / target).is_file():
+        if folder == GUIDES and target.suffix == ".md":
+            return f"/docs/guides/{target.stem}.html{suffix}"
+        if folder == "notebooks" and target.suffix == ".ipynb":
+            return f"/notebooks/{target.stem}.html{suffix}"
+        if folder == "." and name in SPECS:
+            return f"/{name}{suffix}"
+    return None
+
+
+def _link_targets(root: Path) -> list[str]:
+    """The files `served_url` turns into pages: a page's links change with this list."""
+    found = [*(root / GUIDES).glob("*.md"), *(root / "notebooks").glob("*.ipynb")]
+    return sorted(path.relative_to(root).as_posix() for path in found)
+
+
+def _served_links(base: type[Any], source: Path, root: Path) -> type[Any]:
+    """The mistune renderer `base` with the links and images of `source` pointing at the
+    pages this server serves, or left as their text where none shows the file."""
+
+    class ServedLinks(base):  # type: ignore[misc]
+        def link(self, text: str, url: str, title: str | None = None) -> str:
+            served = served_url(url, source, root)
+            return text if served is None else str(super().link(text, served, title))
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            served = served_url(url, source, root)
+            return text if served is None else str(super().image(text, served, title))
+
+    return ServedLinks
+
+
+def _slug(text: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, words joined by hyphens."""
+    words = re.sub(r"[^\w\- ]", "", html.unescape(re.sub(r"<[^>]+>", "", text)).lower())
+    return words.replace(" ", "-")
+
+
+def render_guide(source: Path, root: Path = ROOT) -> tuple[str, str]:
+    """(title, HTML body) of one markdown guide, its links pointing at served pages."""
+    import mistune
+
+    headings: list[str] = []
+    anchors: dict[str, int] = {}
+
+    class GuideRenderer(_served_links(mistune.HTMLRenderer, source, root)):  # type: ignore[misc]
+        def heading(self, text: str, level: int, **attrs: Any) -> str:
+            headings.append(text)
+            slug = _slug(text)
+            seen = anchors.get(slug, 0)
+            anchors[slug] = seen + 1
+            return str(super().heading(text, level, id=f"{slug}-{seen}" if seen else slug))
+
+    markdown = mistune.create_markdown(
+        renderer=GuideRenderer(escape=False), plugins=["table", "strikethrough", "url"]
+    )
+    body = str(markdown(source.read_text(encoding="utf-8")))
+    title = html.unescape(re.sub(r"<[^>]+>", "", headings[0])) if headings else source.stem
+    return title, body
+
+
+def build_guide_pages(out: Path, root: Path = ROOT) -> Path:
+    """guides/NAME.html (the page's body) for every docs/NAME.md, and guides/index.json
+    listing them as [{name, title}] in file-name order. Rebuilt every time: it is quick, and
+    each page's links depend on which other files exist."""
+    target = out / "guides"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    listed = []
+    for source in sorted((root / GUIDES).glob("*.md")):
+        title, body = render_guide(source, root)
+        (target / f"{source.stem}.html").write_text(body, encoding="utf-8")
+        listed.append({"name": f"{source.stem}.html", "title": title})
+    (target / "index.json").write_text(json.dumps(listed, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def _exporter_class(source: Path, root: Path) -> type[Any]:
+    """nbconvert's HTML exporter, looking for templates in nbconvert's own data only, whose
+    markdown links point at the pages this server serves (`served_url`)."""
+    import jinja2
     from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     data_dir = str(nbconvert_data_dir())
+    renderer = _served_links(IPythonRenderer, source, root)
 
     class HermeticHTMLExporter(HTMLExporter):  # type: ignore[misc]
         def get_prefix_root_dirs(self) -> list[str]:
             return [data_dir]
 
+        @jinja2.pass_context
+        def markdown2html(self, context: dict[str, Any], text: str) -> str:
+            # nbconvert's own filter (HTMLExporter.markdown2html) with our renderer
+            cell = context.get("cell", {})
+            metadata = context.get("resources", {}).get("metadata", {})
+            markdown = MarkdownWithMath(
+                renderer=renderer(
+                    escape=False,
+                    attachments=cell.get("attachments", {}),
+                    embed_images=self.embed_images,
+                    path=metadata.get("path", ""),
+                    anchor_link_text=self.anchor_link_text,
+                    exclude_anchor_links=self.exclude_anchor_links,
+                    **self.lexer_options,
+                )
+            )
+            return str(markdown.render(text))
+
     return HermeticHTMLExporter
 
 
-def render_notebook(path: Path) -> str:
+def render_notebook(path: Path, root: Path = ROOT) -> str:
     """One notebook as a standalone HTML page with its stored outputs."""
-    exporter = _exporter_class()(
+    exporter = _exporter_class(path, root)(
         template_name=NOTEBOOK_TEMPLATE.name,
         extra_template_basedirs=[str(NOTEBOOK_TEMPLATE.parent)],
         template_data_paths=[],
@@ -212,20 +334,22 @@ def render_notebook(path: Path) -> str:
     return str(body)
 
 
-def build_notebook_pages(out: Path, notebooks: Path) -> Path:
-    """notebooks/NAME.html in `out` for every NAME.ipynb in `notebooks`."""
+def build_notebook_pages(out: Path, root: Path = ROOT) -> Path:
+    """notebooks/NAME.html in `out` for every notebooks/NAME.ipynb."""
     target = out / "notebooks"
     target.mkdir(parents=True, exist_ok=True)
-    template_digest = hashlib.sha256(Path(__file__).read_bytes())  # how pages are made
+    # how pages are made, and which files their links may point at
+    inputs = hashlib.sha256(Path(__file__).read_bytes())
     for part in sorted(NOTEBOOK_TEMPLATE.iterdir()):
-        template_digest.update(part.read_bytes())
-    for path in sorted(notebooks.glob("*.ipynb")):
+        inputs.update(part.read_bytes())
+    inputs.update("\n".join(_link_targets(root)).encode())
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
         page = target / (path.stem + ".html")
         stamp = target / (path.stem + ".stamp")
-        digest = hashlib.sha256(path.read_bytes() + template_digest.digest()).hexdigest()
+        digest = hashlib.sha256(path.read_bytes() + inputs.digest()).hexdigest()
         if page.is_file() and stamp.is_file() and stamp.read_text() == digest:
             continue
-        page.write_text(render_notebook(path), encoding="utf-8")
+        page.write_text(render_notebook(path, root), encoding="utf-8")
         stamp.write_text(digest)
     return target
 
@@ -246,7 +370,8 @@ def build(out: Path, root: Path = ROOT, with_sources: bool = False) -> None:
         copy_sources(out, root)
     for bundle in BUNDLES:
         build_bundle(bundle, out, root)
-    build_notebook_pages(out, root / "notebooks")
+    build_notebook_pages(out, root)
+    build_guide_pages(out, root)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """The documents a browser reads: the landing page, the AsyncAPI reference page, the
-spec files, the notebooks and the project's own stylesheet.
+guides, the spec files, the notebooks and the project's own stylesheet and scripts.
 
     /                       landing page linking everything below
     /openapi.yaml, .json    the REST contract as served (impl.specs: this server's limits
@@ -9,6 +9,7 @@ spec files, the notebooks and the project's own stylesheet.
                             a checkout that skipped that step gets a page saying so
     /docs/mermaid/NAME      Mermaid's browser build (installed the same way), which draws
                             the notebooks' diagrams
+    /docs/guides/NAME.html  docs/*.md rendered at build time, in the site's frame
     /docs/static/NAME       impl/static/: our own small CSS, HTML and JS
     /notebooks/NAME.ipynb   the notebooks present when the page is asked for
     /notebooks/NAME.html    each one rendered with its outputs (by nbconvert, at build time)
@@ -53,6 +54,7 @@ DOCS_PREFIXES = (
     "/asyncapi.yaml",
     "/docs/asyncapi",
     "/docs/mermaid/",
+    "/docs/guides/",
     "/docs/static/",
     "/notebooks/",
 )
@@ -76,6 +78,7 @@ BUNDLE_FILES = {
     },
     "mermaid": {"mermaid.min.js": "text/javascript", "LICENSE.txt": "text/plain"},
 }
+CONTRACT_TESTING_GUIDE = "contract-testing.html"
 
 # nbconvert's pages carry their stylesheet inline and their plots as data: URLs; their only
 # script is ours (from this server), which draws the diagrams as inline SVG, whose styles
@@ -150,18 +153,77 @@ def notebooks_html(notebooks: list[Notebook], pages_dir: Path) -> str:
     return "<ul>\n" + "\n".join(items) + "\n</ul>"
 
 
-def dev_html(settings: Settings) -> str:
-    if not settings.dev_enabled:
+@dataclass(frozen=True)
+class Guide:
+    """A guide of docs/ as the build rendered it (listed in guides/index.json)."""
+
+    name: str
+    title: str
+
+
+def find_guides(folder: Path) -> list[Guide]:
+    """The guides the build rendered into `folder`, in file-name order; none unbuilt."""
+    try:
+        listed = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+        guides = [Guide(str(entry["name"]), str(entry["title"])) for entry in listed]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return [guide for guide in guides if (folder / guide.name).is_file()]
+
+
+def guide_link(guide: Guide) -> str:
+    return f'<a href="/docs/guides/{html.escape(guide.name)}">{html.escape(guide.title)}</a>'
+
+
+def guides_html(guides: list[Guide]) -> str:
+    if not guides:
         return (
-            "<p>Dev endpoints are off (a real store without <code>--dev</code>); "
-            "start the server with the embedded store to use them.</p>"
+            "<p>Not rendered yet: reinstall the package (they are <code>docs/*.md</code> in "
+            "the repository).</p>"
         )
-    return (
-        "<p>Dev endpoints are on: <code>POST /api/dev/users</code> creates a user and its "
-        "token, <code>POST /api/dev/reset</code> empties the store, "
-        "<code>POST /api/dev/clock</code> moves the server's clock. See "
-        "<code>docs/contract-testing.md</code> in the repository.</p>"
-    )
+    return "<ul>\n" + "\n".join(f"<li>{guide_link(g)}</li>" for g in guides) + "\n</ul>"
+
+
+# The contract-testing kit behind /api/dev, as the landing page names it.
+DEV_KIT = (
+    (
+        "Users and tokens",
+        "<code>POST /api/dev/users</code> makes one, <code>GET /api/dev/users</code> lists "
+        "them with a fresh token each, <code>PATCH /api/dev/users/{id}</code> changes a "
+        "role or bans",
+    ),
+    ("Reset", "<code>POST /api/dev/reset</code> empties a world"),
+    ("Clock", "<code>POST /api/dev/clock</code> moves time forward for every time rule"),
+    (
+        "Sandboxes",
+        "<code>X-Chat-Sandbox: NAME</code> on dev calls gives each test worker a world of "
+        "its own; <code>GET</code> and <code>DELETE /api/dev/sandboxes</code>",
+    ),
+    ("Injected faults", "<code>/api/dev/faults</code> makes the next calls fail or stall"),
+    ("The request journal", "<code>GET /api/dev/requests</code>: what the UI sent"),
+    (
+        "Dropping sockets",
+        "<code>POST /api/dev/sockets/disconnect</code>, to test reconnecting",
+    ),
+)
+
+
+def dev_html(settings: Settings, guides: list[Guide]) -> str:
+    if settings.dev_enabled:
+        state = (
+            "<p>Dev endpoints are on (<code>/api/dev</code>), with the whole "
+            "contract-testing kit:</p>"
+        )
+    else:
+        state = (
+            "<p>Dev endpoints are off (a real store without <code>--dev</code>): every "
+            "<code>/api/dev</code> path answers 404. With the embedded store, or "
+            "<code>--dev</code>, they bring the contract-testing kit:</p>"
+        )
+    kit = "".join(f"<li><strong>{name}</strong>: {what}</li>" for name, what in DEV_KIT)
+    guide = next((g for g in guides if g.name == CONTRACT_TESTING_GUIDE), None)
+    how = guide_link(guide) if guide else "<code>docs/contract-testing.md</code>"
+    return f"{state}\n<ul>{kit}</ul>\n<p>How a frontend's tests use it: {how}.</p>"
 
 
 def spec_version(document: dict[str, Any]) -> str:
@@ -174,6 +236,30 @@ def spec_version(document: dict[str, Any]) -> str:
 
 def template(name: str) -> Template:
     return Template((STATIC / name).read_text(encoding="utf-8"))
+
+
+# The top bar's links of the framed pages.
+REST_LINK = ("/docs/api/", "REST API")
+EVENTS_LINK = ("/docs/asyncapi/", "Real-time events")
+
+
+def framed(
+    page_title: str,
+    content: str,
+    links: list[tuple[str, str]],
+    stylesheets: tuple[str, ...] = (),
+) -> str:
+    """A page of the site: `content` in the frame every page but the landing page shares
+    (frame.html: the head, our stylesheet after `stylesheets`, a top bar of `links`)."""
+    bar = "\n".join(f'<a href="{html.escape(h)}">{html.escape(text)}</a>' for h, text in links)
+    sheets = "".join(f'<link rel="stylesheet" href="{html.escape(h)}">\n' for h in stylesheets)
+    return template("frame.html").substitute(
+        title=TITLE,
+        page_title=html.escape(page_title),
+        stylesheets=sheets,
+        links=bar,
+        content=content,
+    )
 
 
 def page(body: str, policy: str = PAGE_POLICY) -> HTMLResponse:
@@ -222,6 +308,7 @@ def create_docs_app(
     specs = specs or served_specs(settings)
     renderer_dir = generated_dir / "asyncapi"
     pages_dir = generated_dir / "notebooks"
+    guides_dir = generated_dir / "guides"
     names = {
         "title": TITLE,
         "rest_version": html.escape(spec_version(specs.openapi)),
@@ -232,11 +319,16 @@ def create_docs_app(
         "/openapi.json": Response(specs.as_json(OPENAPI), media_type="application/json"),
         "/asyncapi.yaml": Response(specs.as_yaml(ASYNCAPI), media_type="application/yaml"),
     }
+    events_links = [REST_LINK, ("/asyncapi.yaml", "asyncapi.yaml")]
 
     async def landing(request: Request) -> Response:
         found = find_notebooks(notebooks_dir)
+        guides = find_guides(guides_dir)
         body = template("landing.html").substitute(
-            names, notebooks=notebooks_html(found, pages_dir), dev=dev_html(settings)
+            names,
+            notebooks=notebooks_html(found, pages_dir),
+            guides=guides_html(guides),
+            dev=dev_html(settings, guides),
         )
         return page(body)
 
@@ -245,8 +337,13 @@ def create_docs_app(
 
     async def asyncapi_page(request: Request) -> Response:
         if (renderer_dir / "index.js").is_file():
-            return page(template("asyncapi.html").substitute(names), RENDERER_POLICY)
-        return page(template("asyncapi-missing.html").substitute(names))
+            content = (STATIC / "asyncapi.html").read_text(encoding="utf-8")
+            stylesheets = ("/docs/asyncapi/default.min.css",)
+            body = framed(f"{TITLE}: real-time events", content, events_links, stylesheets)
+            return page(body, RENDERER_POLICY)
+        content = (STATIC / "asyncapi-missing.html").read_text(encoding="utf-8")
+        title = f"{TITLE}: real-time events (renderer not built)"
+        return page(framed(title, content, events_links))
 
     async def to_asyncapi_page(request: Request) -> Response:
         return RedirectResponse("/docs/asyncapi/", status_code=307)
@@ -256,6 +353,17 @@ def create_docs_app(
             return pick(folder, request.path_params["name"], allowed)
 
         return endpoint
+
+    async def guide_page(request: Request) -> Response:
+        guides = find_guides(guides_dir)
+        guide = next((g for g in guides if g.name == request.path_params["name"]), None)
+        if guide is None:
+            raise HTTPException(404)
+        others = [(f"/docs/guides/{g.name}", g.title) for g in guides if g is not guide]
+        text = (guides_dir / guide.name).read_text(encoding="utf-8")
+        content = f'<main class="guide" id="guide">\n{text}\n</main>'
+        body = framed(f"{guide.title} · {TITLE}", content, [REST_LINK, EVENTS_LINK, *others])
+        return page(body)
 
     async def notebook(request: Request) -> Response:
         name = request.path_params["name"]
@@ -285,6 +393,7 @@ def create_docs_app(
                 Route(f"/docs/{folder}/{{name}}", files(generated_dir / folder, allowed))
                 for folder, allowed in BUNDLE_FILES.items()
             ),
+            Route("/docs/guides/{name}", guide_page),
             Route("/docs/static/{name}", files(STATIC, STATIC_FILES)),
             Route("/notebooks/{name}", notebook),
         ],

@@ -6,6 +6,7 @@
 //   /notebooks/NAME.html each notebook renders as a page with its cells and outputs, its
 //                  Mermaid diagrams drawn as SVG (none left as source); and with Mermaid
 //                  blocked, a diagram's source is still shown
+//   /docs/guides/NAME.html each guide renders, and every link of it answers 200
 // On every page: no console error, no uncaught exception, no failed or 4xx/5xx request,
 // and no request to any host but the server's (each request URL is recorded; off-site
 // ones are blocked and reported). Screenshots and report.json go to OUT_DIR.
@@ -14,7 +15,7 @@
 //   EXPECT_JSON: {restOperations: ["GET /api/chat", ...], asyncapiOperations: [...],
 //                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"],
 //                 notebookCells: {"01-....ipynb": cell count},
-//                 notebookDiagrams: {"01-....ipynb": diagram count}}
+//                 notebookDiagrams: {"01-....ipynb": diagram count}, guides: ["NAME"]}
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 // Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -45,6 +46,7 @@ class Recorder {
     this.pages = [];
     this.diagrams = {};
     this.diagramFallback = null;
+    this.guides = [];
     this.current = 'startup';
   }
 
@@ -122,14 +124,22 @@ async function checkLanding(page, recorder, base, expect, outDir) {
   const wanted = ['/docs/api/', '/docs/asyncapi/', '/openapi.yaml', '/openapi.json', '/asyncapi.yaml'];
   wanted.push(...expect.notebooks.map((name) => `/notebooks/${name}`));
   wanted.push(...expect.notebooks.map((name) => `/notebooks/${name.replace(/\.ipynb$/, '.html')}`));
+  wanted.push(...expect.guides.map((name) => `/docs/guides/${name}.html`));
   for (const href of wanted) recorder.check(hrefs.includes(href), `no link to ${href}`);
+  await checkLinksAnswer(page, recorder, hrefs);
+  await settle(page);
+  await shoot(page, recorder, outDir, 'landing', true);
+}
+
+// Every link of the page to this server answers 200; fetch() from the page, so the
+// request is recorded and held to the same rules. Links that leave the site are not
+// followed (the run blocks them).
+async function checkLinksAnswer(page, recorder, hrefs) {
   for (const href of new Set(hrefs)) {
-    // fetch() from the page: the request is recorded and held to the same rules.
+    if (href.startsWith('#') || !recorder.isLocal(new URL(href, page.url()).href)) continue;
     const status = await page.evaluate(async (h) => (await fetch(h)).status, href);
     recorder.check(status === 200, `link ${href} answered ${status}`);
   }
-  await settle(page);
-  await shoot(page, recorder, outDir, 'landing', true);
 }
 
 async function checkSwaggerUi(page, recorder, base, expect, outDir) {
@@ -251,6 +261,21 @@ async function checkDiagramFallback(browser, recorder, base, expect, outDir) {
   }
 }
 
+async function checkGuides(page, recorder, base, expect, outDir) {
+  for (const name of expect.guides) {
+    await visit(page, recorder, `guide-${name}`, `${base}/docs/guides/${name}.html`);
+    const headings = await page.locator('main.guide h1, main.guide h2').count();
+    recorder.check(headings > 0, `${name}: the guide shows no heading`);
+    const stylesheet = await page.evaluate(() => getComputedStyle(document.querySelector('main.guide')).maxWidth);
+    recorder.check(stylesheet !== 'none', `${name}: the site's stylesheet is not applied`);
+    const hrefs = await page.$$eval('a[href]', (links) => links.map((a) => a.getAttribute('href')));
+    await checkLinksAnswer(page, recorder, hrefs);
+    await settle(page);
+    recorder.guides.push(name);
+    if (name === expect.guides[0]) await shoot(page, recorder, outDir, `guide-${name}`, false);
+  }
+}
+
 function compareSets(recorder, what, expected, rendered) {
   const have = new Set(rendered);
   const want = new Set(expected);
@@ -284,7 +309,7 @@ async function main() {
     await blockOffsite(context, recorder);
     const page = await context.newPage();
     recorder.watchPage(page);
-    for (const check of [checkLanding, checkSwaggerUi, checkAsyncApi, checkNotebooks]) {
+    for (const check of [checkLanding, checkSwaggerUi, checkAsyncApi, checkNotebooks, checkGuides]) {
       try {
         await check(page, recorder, base, expect, outDir);
       } catch (error) {
@@ -308,6 +333,7 @@ async function main() {
     offsite: recorder.offsite,
     diagrams: recorder.diagrams,
     diagramFallback: recorder.diagramFallback,
+    guides: recorder.guides,
     failures: recorder.failures,
   };
   await writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -3,10 +3,11 @@ enforces it.
 
 A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven by
 playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
-render every operation and event of the specs, and each notebook its cells, outputs and
-sequence diagrams (as SVG pictures; as their source when Mermaid cannot load), with no
-console error and no request leaving 127.0.0.1. The AsyncAPI renderer, Mermaid and the
-notebook pages come from the package's install step, with no further command.
+render every operation and event of the specs, each notebook its cells, outputs and
+sequence diagrams (as SVG pictures; as their source when Mermaid cannot load), and each
+guide its text, with no console error and no request leaving 127.0.0.1. The AsyncAPI
+renderer, Mermaid, and the notebook and guide pages come from the package's install step,
+with no further command.
 Screenshots, the request log and the server log land in test-output/browser/.
 
 A second run (cors_origins.mjs) plays two frontends on other origins: one the server
@@ -95,6 +96,7 @@ def expectations() -> dict[str, Any]:
         "notebooks": [p.name for p in notebooks],
         "notebookCells": {p.name: len(load_json(p)["cells"]) for p in notebooks},
         "notebookDiagrams": {p.name: diagrams(load_json(p)) for p in notebooks},
+        "guides": [p.stem for p in sorted((ROOT / "docs").glob("*.md"))],
     }
 
 
@@ -132,6 +134,7 @@ def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
     assert drawn, "no notebook holds a diagram to check"
     assert report["diagrams"] == drawn
     assert report["diagramFallback"] == {"sourceShown": True, "pictures": 0}
+    assert sorted(report["guides"]) == expected["guides"]
 
 
 def test_cors_in_chromium_credentialed_calls_from_allowed_origins_only() -> None:
