@@ -62,20 +62,24 @@ def notebooks(tmp_path: Path) -> Path:
     return folder
 
 
-async def client_for(build_dir: Path, notebooks_dir: Path) -> httpx.AsyncClient:
-    app = docs.create_docs_app(Settings(), generated_dir=build_dir, notebooks_dir=notebooks_dir)
+def client_for(
+    build_dir: Path, notebooks_dir: Path, settings: Settings | None = None
+) -> httpx.AsyncClient:
+    app = docs.create_docs_app(
+        settings or Settings(), generated_dir=build_dir, notebooks_dir=notebooks_dir
+    )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://docs")
 
 
 @pytest.fixture
 async def client(built: Path, notebooks: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(built, notebooks) as c:
+    async with client_for(built, notebooks) as c:
         yield c
 
 
 @pytest.fixture
 async def unbuilt(tmp_path: Path, notebooks: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(tmp_path / "nothing-built", notebooks) as c:
+    async with client_for(tmp_path / "nothing-built", notebooks) as c:
         yield c
 
 
@@ -234,6 +238,42 @@ async def test_only_listed_guides_are_served(
     assert_problem(await client.get(f"/docs/guides/{name}"), 404, "NOT_FOUND")
 
 
+def inline_scripts(page: str) -> list[str]:
+    return re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+
+
+@pytest.mark.parametrize("path", ["/docs/api/", "/docs/api/index.html"])
+async def test_swagger_ui_page_runs_only_this_servers_scripts(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    r = await client.get(path)
+    assert r.status_code == 200
+    scripts = re.findall(r'<script src="([^"]+)"', r.text)
+    assert scripts == ["/docs/api/swagger-ui-bundle.js", "/docs/static/swagger-page.js"]
+    assert inline_scripts(r.text) == []
+    policy = r.headers["content-security-policy"]
+    assert policy.startswith("default-src 'self';") and "unsafe" not in policy
+    assert 'data-spec-url="/openapi.json"' in r.text
+
+
+async def test_swagger_ui_offers_the_users_when_dev_endpoints_are_on(
+    built: Path, notebooks: Path
+) -> None:
+    async with client_for(built, notebooks, Settings()) as on:
+        page = (await on.get("/docs/api/")).text
+    assert 'id="dev-users" data-scheme="bearerAuth"' in page
+    assert "GET /api/dev/users" in page
+
+
+async def test_swagger_ui_has_no_users_panel_when_dev_endpoints_are_off(
+    built: Path, notebooks: Path
+) -> None:
+    async with client_for(built, notebooks, Settings(dev=False)) as off:
+        r = await off.get("/docs/api/")
+    assert r.status_code == 200 and "swagger-ui-bundle.js" in r.text
+    assert "dev-users" not in r.text and "/api/dev/" not in r.text
+
+
 async def test_other_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
     r = await client.post("/openapi.yaml")
     assert_problem(r, 405, "METHOD_NOT_ALLOWED")
@@ -297,7 +337,10 @@ async def test_short_paths_redirect(client: httpx.AsyncClient, path: str, target
         ("/notebooks/01-x.html", True),
         ("/docs/mermaid/mermaid.min.js", True),
         ("/docs/guides/contract-testing.html", True),
-        ("/docs/api/", False),
+        ("/docs/api/", True),
+        ("/docs/api/index.html", True),
+        ("/docs/api/swagger-ui-bundle.js", False),
+        ("/docs/api/swagger-ui.css", False),
         ("/api/chat", False),
         ("/socket.io/", False),
     ],

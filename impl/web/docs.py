@@ -1,9 +1,12 @@
-"""The documents a browser reads: the landing page, the AsyncAPI reference page, the
-guides, the spec files, the notebooks and the project's own stylesheet and scripts.
+"""The documents a browser reads: the landing page, the Swagger UI and AsyncAPI pages,
+the guides, the spec files, the notebooks and the project's own stylesheet and scripts.
 
     /                       landing page linking everything below
     /openapi.yaml, .json    the REST contract as served (impl.specs: this server's limits
-    /asyncapi.yaml          and servers); Connexion serves Swagger UI at /docs/api/
+    /asyncapi.yaml          and servers)
+    /docs/api/              Swagger UI 5 over /openapi.json (its files are Connexion's, under
+                            the same path); with dev endpoints on, a panel of the users to
+                            try the API as (their tokens from GET /api/dev/users)
     /docs/asyncapi/         asyncapi.yaml rendered by @asyncapi/react-component, whose
                             bundle the package build installs (impl.resources says where);
                             a checkout that skipped that step gets a page saying so
@@ -58,13 +61,16 @@ DOCS_PREFIXES = (
     "/docs/static/",
     "/notebooks/",
 )
-DOCS_PATHS = frozenset({"/", "/docs", "/docs/"})
+# Swagger UI's own page is ours; its files under /docs/api/ stay Connexion's.
+SWAGGER_PAGES = ("/docs/api/", "/docs/api/index.html")
+DOCS_PATHS = frozenset({"/", "/docs", "/docs/", *SWAGGER_PAGES})
 
 # Files the docs app hands out, by folder: nothing else under those folders is reachable.
 STATIC_FILES = {
     "docs.css": "text/css",
     "asyncapi-page.js": "text/javascript",
     "notebook-diagrams.js": "text/javascript",
+    "swagger-page.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
 # The npm bundles the build installs (tools/build_docs.py), by folder under GENERATED_DIR
@@ -93,6 +99,11 @@ PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-acti
 RENDERER_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+# Swagger UI's stylesheet draws its icons as data: URLs.
+SWAGGER_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'"
 )
 
 
@@ -212,7 +223,8 @@ def dev_html(settings: Settings, guides: list[Guide]) -> str:
     if settings.dev_enabled:
         state = (
             "<p>Dev endpoints are on (<code>/api/dev</code>), with the whole "
-            "contract-testing kit:</p>"
+            'contract-testing kit; <a href="/docs/api/">Swagger UI</a> offers the users to '
+            "try the API as.</p>"
         )
     else:
         state = (
@@ -224,6 +236,15 @@ def dev_html(settings: Settings, guides: list[Guide]) -> str:
     guide = next((g for g in guides if g.name == CONTRACT_TESTING_GUIDE), None)
     how = guide_link(guide) if guide else "<code>docs/contract-testing.md</code>"
     return f"{state}\n<ul>{kit}</ul>\n<p>How a frontend's tests use it: {how}.</p>"
+
+
+def bearer_scheme(openapi: dict[str, Any]) -> str:
+    """The name of the spec's HTTP bearer security scheme, which Swagger UI authorizes."""
+    schemes = openapi.get("components", {}).get("securitySchemes", {})
+    for name, scheme in schemes.items():
+        if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
+            return str(name)
+    return ""
 
 
 def spec_version(document: dict[str, Any]) -> str:
@@ -319,6 +340,16 @@ def create_docs_app(
         "/openapi.json": Response(specs.as_json(OPENAPI), media_type="application/json"),
         "/asyncapi.yaml": Response(specs.as_yaml(ASYNCAPI), media_type="application/yaml"),
     }
+    dev_panel = ""
+    if settings.dev_enabled:
+        scheme = html.escape(bearer_scheme(specs.openapi))
+        dev_panel = template("swagger-dev.html").substitute(scheme=scheme)
+    swagger = framed(
+        f"{TITLE}: REST API",
+        template("swagger.html").substitute(dev_panel=dev_panel),
+        [EVENTS_LINK, ("/openapi.yaml", "openapi.yaml")],
+        ("/docs/api/swagger-ui.css",),
+    )
     events_links = [REST_LINK, ("/asyncapi.yaml", "asyncapi.yaml")]
 
     async def landing(request: Request) -> Response:
@@ -334,6 +365,9 @@ def create_docs_app(
 
     async def to_landing(request: Request) -> Response:
         return RedirectResponse("/", status_code=307)
+
+    async def swagger_page(request: Request) -> Response:
+        return page(swagger, SWAGGER_POLICY)
 
     async def asyncapi_page(request: Request) -> Response:
         if (renderer_dir / "index.js").is_file():
@@ -387,6 +421,7 @@ def create_docs_app(
             Route("/docs", to_landing),
             Route("/docs/", to_landing),
             *(Route(path, document) for path in documents),
+            *(Route(path, swagger_page) for path in SWAGGER_PAGES),
             Route("/docs/asyncapi", to_asyncapi_page),
             Route("/docs/asyncapi/", asyncapi_page),
             *(

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Opens the served docs in headless Chromium and checks what a reader would see:
 //   /              the landing page links every document, and every link answers 200
-//   /docs/api/     Swagger UI 5 renders exactly the operations of openapi.yaml
+//   /docs/api/     Swagger UI 5 renders exactly the operations of openapi.yaml; a click on
+//                  a demo user in the dev panel authorizes "Try it out", and GET /api/chat
+//                  then answers 200
 //   /docs/asyncapi/ the AsyncAPI page renders every operation and message of asyncapi.yaml
 //   /notebooks/NAME.html each notebook renders as a page with its cells and outputs, its
 //                  Mermaid diagrams drawn as SVG (none left as source); and with Mermaid
@@ -15,7 +17,8 @@
 //   EXPECT_JSON: {restOperations: ["GET /api/chat", ...], asyncapiOperations: [...],
 //                 asyncapiMessages: {key: eventName | null}, notebooks: ["01-....ipynb"],
 //                 notebookCells: {"01-....ipynb": cell count},
-//                 notebookDiagrams: {"01-....ipynb": diagram count}, guides: ["NAME"]}
+//                 notebookDiagrams: {"01-....ipynb": diagram count}, guides: ["NAME"],
+//                 demoUser: "Bea Buyer", tryItOut: "operations-chats-list_chats"}
 // Environment: CHROMIUM_PATH (default /usr/bin/chromium).
 // Exit codes: 0 every check passed; 1 a check failed; 2 misuse or the browser failed.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -46,6 +49,7 @@ class Recorder {
     this.pages = [];
     this.diagrams = {};
     this.diagramFallback = null;
+    this.tryItOut = null;
     this.guides = [];
     this.current = 'startup';
   }
@@ -172,6 +176,28 @@ async function checkSwaggerUi(page, recorder, base, expect, outDir) {
   await page.locator('.opblock-body .responses-table').first().waitFor({ timeout: WAIT_MS });
   await settle(page);
   await shoot(page, recorder, outDir, 'swagger-ui-operation', false);
+  await tryItOutAsDemoUser(page, recorder, expect, outDir);
+}
+
+// The dev panel's demo user authorizes Swagger UI; "Try it out" then needs nothing else.
+async function tryItOutAsDemoUser(page, recorder, expect, outDir) {
+  recorder.current = 'swagger-ui-try-it-out';
+  await page.locator('#dev-users button', { hasText: expect.demoUser }).click({ timeout: WAIT_MS });
+  const status = page.locator('#dev-user-status');
+  const said = await status.innerText();
+  recorder.check(said.startsWith(`Authorized as ${expect.demoUser}`), `the panel says: ${said}`);
+  const operation = page.locator(`#${expect.tryItOut}`);
+  const open = await operation.evaluate((block) => block.classList.contains('is-open'));
+  if (!open) await operation.locator('.opblock-summary').click();
+  await operation.locator('.try-out__btn').click({ timeout: WAIT_MS });
+  await operation.locator('.execute').click({ timeout: WAIT_MS });
+  const cell = operation.locator('.live-responses-table .response .response-col_status').first();
+  await cell.waitFor({ timeout: WAIT_MS });
+  recorder.tryItOut = { user: expect.demoUser, status: Number((await cell.innerText()).trim()) };
+  recorder.check(recorder.tryItOut.status === 200, `Try it out answered ${recorder.tryItOut.status}`);
+  await settle(page);
+  await operation.scrollIntoViewIfNeeded();
+  await shoot(page, recorder, outDir, 'swagger-ui-try-it-out', false);
 }
 
 async function checkAsyncApi(page, recorder, base, expect, outDir) {
@@ -333,6 +359,7 @@ async function main() {
     offsite: recorder.offsite,
     diagrams: recorder.diagrams,
     diagramFallback: recorder.diagramFallback,
+    tryItOut: recorder.tryItOut,
     guides: recorder.guides,
     failures: recorder.failures,
   };
