@@ -1,8 +1,9 @@
 """Build hook: the package ships what the server serves (see tools/build_docs.py).
 
-A wheel gets the contracts, the notebooks, their rendered pages and the AsyncAPI renderer
-in impl/_data/, made from the repository's own files at build time. An editable install
-reads the contracts in place and gets the generated files in build/docs/.
+A wheel gets the contracts, the notebooks, their rendered pages, the rendered guides, the
+AsyncAPI renderer and Mermaid in impl/_data/, made from the repository's own files at
+build time. An editable install reads the contracts in place and gets the generated files
+in build/docs/.
 Everything else about the package is in pyproject.toml.
 """
 

@@ -6,7 +6,9 @@ files and never committed:
 
     impl/_data/openapi.yaml, asyncapi.yaml    copies of the top-level contracts
     impl/_data/notebooks/NAME.ipynb, NAME.html the notebooks and their rendered pages
+    impl/_data/guides/NAME.html, index.json    docs/NAME.md rendered (page bodies, titles)
     impl/_data/asyncapi/                       the AsyncAPI renderer (npm package files)
+    impl/_data/mermaid/                        Mermaid's browser build (npm package files)
 
 A checkout (`pip install -e .`) has no `impl/_data/`: the contracts and notebooks are read
 where they are, and the generated files from `build/docs/` (the editable install writes
@@ -26,7 +28,8 @@ INSTALLED = (PACKAGE_DATA / "openapi.yaml").is_file()
 
 # The contracts and the notebooks as the project wrote them.
 SOURCE_DIR = PACKAGE_DATA if INSTALLED else CHECKOUT
-# What the build step generates: asyncapi/ (the renderer) and notebooks/ (HTML pages).
+# What the build step generates: asyncapi/ and mermaid/ (npm bundles), notebooks/ and
+# guides/ (HTML pages).
 GENERATED_DIR = PACKAGE_DATA if INSTALLED else CHECKOUT / "build" / "docs"
 
 OPENAPI_PATH = SOURCE_DIR / "openapi.yaml"

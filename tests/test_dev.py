@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from conftest import Api, assert_problem
 
 
@@ -37,6 +39,68 @@ class TestDevUsers:
     async def test_empty_update_is_400(self, api: Api) -> None:
         user = await api.user()
         r = await api.client.patch(f"/api/dev/users/{user.id}", json={})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class TestDevUserList:
+    async def test_lists_every_user_oldest_first_with_a_working_token(self, api: Api) -> None:
+        first, second = await api.user("first"), await api.user("second", "admin")
+        r = await api.client.get("/api/dev/users")
+        assert r.status_code == 200
+        users = r.json()["data"]["users"]
+        assert [(u["user"]["_id"], u["user"]["name"]) for u in users] == [
+            (first.id, "first"),
+            (second.id, "second"),
+        ]
+        assert users[1]["user"]["role"] == "admin" and users[1]["user"]["status"] == "active"
+        for entry in users:
+            me = await api.client.get("/api/chat", headers=bearer(entry["token"]))
+            assert me.status_code == 200, entry["user"]["name"]
+
+    async def test_limit_keeps_the_oldest(self, api: Api) -> None:
+        oldest = await api.user("oldest")
+        await api.user("newer")
+        r = await api.client.get("/api/dev/users", params={"limit": 1})
+        assert [u["user"]["_id"] for u in r.json()["data"]["users"]] == [oldest.id]
+
+    async def test_an_empty_world_lists_no_one(self, api: Api) -> None:
+        r = await api.client.get("/api/dev/users")
+        assert r.json() == {"success": True, "data": {"users": []}}
+
+    async def test_a_banned_user_is_listed_and_its_token_refused(self, api: Api) -> None:
+        user = await api.user("soon banned")
+        await api.client.patch(f"/api/dev/users/{user.id}", json={"status": "banned"})
+        (entry,) = (await api.client.get("/api/dev/users")).json()["data"]["users"]
+        assert entry["user"]["status"] == "banned"
+        r = await api.client.get("/api/chat", headers=bearer(entry["token"]))
+        assert_problem(r, 401, "UNAUTHORIZED")
+
+    async def test_a_sandbox_lists_only_its_users_with_tokens_of_it(self, api: Api) -> None:
+        outside = await api.user("outside")
+        created = await api.client.post(
+            "/api/dev/users", json={"name": "inside"}, headers={"X-Chat-Sandbox": "s1"}
+        )
+        inside_id = created.json()["data"]["user"]["_id"]
+        r = await api.client.get("/api/dev/users", headers={"X-Chat-Sandbox": "s1"})
+        (entry,) = r.json()["data"]["users"]
+        assert entry["user"]["_id"] == inside_id
+        default = (await api.client.get("/api/dev/users")).json()["data"]["users"]
+        assert [u["user"]["_id"] for u in default] == [outside.id]
+        # the user exists in s1 only: a token without s1's claim would be a 401
+        sees = await api.client.get("/api/chat", headers=bearer(entry["token"]))
+        assert sees.status_code == 200
+
+    @pytest.mark.parametrize("limit", ["0", "1001", "-1", "many", "1.5"])
+    async def test_a_bad_limit_is_400(self, api: Api, limit: str) -> None:
+        r = await api.client.get("/api/dev/users", params={"limit": limit})
+        assert_problem(r, 400, "VALIDATION_FAILED")
+
+    async def test_a_bad_sandbox_name_is_400(self, api: Api) -> None:
+        r = await api.client.get("/api/dev/users", headers={"X-Chat-Sandbox": "Not Valid"})
         assert_problem(r, 400, "VALIDATION_FAILED")
 
 

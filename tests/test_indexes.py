@@ -79,6 +79,7 @@ async def scenario(api: Api) -> None:
     await a.get(f"/api/chat/{direct}/events", params={"afterSeq": 1})
     await b.get("/api/notifications", params={"unread": "true"})
     await b.request("PATCH", "/api/notifications/read")
+    await api.client.get("/api/dev/users", params={"limit": 2})
 
 
 async def test_every_query_is_served_by_an_index(api: Api, seen: Seen) -> None:

@@ -217,6 +217,7 @@ class TestDevOff:
         [
             ("GET", "/api/dev/sandboxes"),
             ("DELETE", "/api/dev/sandboxes/w1"),
+            ("GET", "/api/dev/users"),
             ("GET", "/api/dev/faults"),
             ("POST", "/api/dev/sockets/disconnect"),
             ("GET", "/api/dev/requests"),

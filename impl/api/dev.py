@@ -17,6 +17,10 @@ async def create_dev_user(body: dict[str, Any]) -> Response:
     return await invoke_dev(dev.create_user, body, answer=created)
 
 
+async def list_dev_users(limit: int = 100) -> Response:
+    return await invoke_dev(dev.list_users, limit)
+
+
 async def update_dev_user(id_: str, body: dict[str, Any]) -> Response:
     return await invoke_dev(dev.update_user, id_, body)
 

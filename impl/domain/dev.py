@@ -1,7 +1,7 @@
-"""Development operations behind `/api/dev` that work on the store: users with tokens, a
-movable clock, emptying the store, and whose sockets a disconnect drops. The rest of the
-contract-testing kit (sandboxes, injected faults, the request journal) steers the HTTP
-edge and lives there (`impl.web.dev_kit`).
+"""Development operations behind `/api/dev` that work on the store: users with tokens
+(made, listed, changed), a movable clock, emptying the store, and whose sockets a
+disconnect drops. The rest of the contract-testing kit (sandboxes, injected faults, the
+request journal) steers the HTTP edge and lives there (`impl.web.dev_kit`).
 
 They exist with the embedded store (or with `--dev`); otherwise every dev path is 404.
 Each takes a `Call` of the request's sandbox (no user: dev calls are how users are made).
@@ -59,6 +59,12 @@ def new_user(
     return doc
 
 
+def with_token(call: Call, user: Doc) -> dict[str, Any]:
+    """`{user, token}`: the user and a token for it made now, in the call's sandbox."""
+    token = issue_token(call.settings, user["_id"], sandbox=call.services.sandbox)
+    return {"user": user_view(user), "token": token}
+
+
 def create_user(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     user = new_user(
         call,
@@ -67,8 +73,12 @@ def create_user(call: Call, body: dict[str, Any]) -> dict[str, Any]:
         body.get("email"),
         body.get("status", "active"),
     )
-    token = issue_token(call.settings, user["_id"], sandbox=call.services.sandbox)
-    return {"user": user_view(user), "token": token}
+    return with_token(call, user)
+
+
+def list_users(call: Call, limit: int) -> dict[str, Any]:
+    """The sandbox's users, oldest first, each with a token made now."""
+    return {"users": [with_token(call, user) for user in call.store.users.oldest_first(limit)]}
 
 
 def update_user(call: Call, user_id: str, body: dict[str, Any]) -> dict[str, Any]:

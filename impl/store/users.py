@@ -44,10 +44,19 @@ class Users:
         found = self.table.find(BY_ROLE, query, sort=[("_id", ASC)], projection={"_id": True})
         return [u["_id"] for u in found]
 
-    def all_ids(self) -> list[Doc]:
-        """Every user's id (dev: whose sockets to drop); every user has one of the roles."""
+    def oldest_first(
+        self, limit: int = 0, projection: Mapping[str, Any] | None = None
+    ) -> list[Doc]:
+        """Every user, or the `limit` oldest (dev: the list with tokens, whose sockets to
+        drop); every user has one of the roles."""
         query = {"role": {"$in": list(ROLES)}}
-        return self.table.find(BY_ROLE, query, projection={"_id": True})
+        return self.table.find(
+            BY_ROLE, query, sort=[("_id", ASC)], limit=limit, projection=projection
+        )
+
+    def all_ids(self) -> list[Doc]:
+        """Every user's id."""
+        return self.oldest_first(projection={"_id": True})
 
     def add(self, doc: Doc) -> None:
         self.table.insert(doc)

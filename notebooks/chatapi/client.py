@@ -100,6 +100,10 @@ class ChatAPI:
             self.aliases.name(r.data["user"]["_id"], f"user {name}")
         return r
 
+    async def list_dev_users(self, **query: Any) -> Response:
+        """GET /api/dev/users?limit= -> {users: [{user, token}]}, oldest first, fresh tokens."""
+        return await self.dev("GET", "/api/dev/users", query=query)
+
     async def update_dev_user(self, user: Any, **changes: Any) -> Response:
         """PATCH /api/dev/users/{id} {role?, status?}."""
         return await self.dev("PATCH", f"/api/dev/users/{_id(user)}", changes)

@@ -3,9 +3,12 @@ enforces it.
 
 A live server (tools/sdk/live_server.py) is opened by headless Chromium, driven by
 playwright-core in docs_pages.mjs: the landing page, Swagger UI and the AsyncAPI page must
-render every operation and event of the specs, and each notebook its cells and outputs,
-with no console error and no request leaving 127.0.0.1. The AsyncAPI renderer and the
-notebook pages come from the package's install step, with no further command.
+render every operation and event of the specs, each notebook its cells, outputs and
+sequence diagrams (as SVG pictures; as their source when Mermaid cannot load), and each
+guide its text, with no console error and no request leaving 127.0.0.1. On Swagger UI, a
+click on a demo user authorizes "Try it out", whose `GET /api/chat` then answers 200.
+The AsyncAPI renderer, Mermaid, and the notebook and guide pages come from the package's
+install step, with no further command.
 Screenshots, the request log and the server log land in test-output/browser/.
 
 A second run (cors_origins.mjs) plays two frontends on other origins: one the server
@@ -31,6 +34,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from impl.domain.dev import DEMO_CAST
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("docs_pages.mjs")
@@ -93,7 +98,21 @@ def expectations() -> dict[str, Any]:
         "asyncapiMessages": {key: message.get("name") for key, message in messages.items()},
         "notebooks": [p.name for p in notebooks],
         "notebookCells": {p.name: len(load_json(p)["cells"]) for p in notebooks},
+        "notebookDiagrams": {p.name: diagrams(load_json(p)) for p in notebooks},
+        "guides": [p.stem for p in sorted((ROOT / "docs").glob("*.md"))],
+        "demoUser": DEMO_CAST[0][1],
+        # Swagger UI's element id of the operation "Try it out" runs: GET /api/chat
+        "tryItOut": "operations-{}-{}".format(
+            openapi["paths"]["/api/chat"]["get"]["tags"][0],
+            openapi["paths"]["/api/chat"]["get"]["operationId"],
+        ),
     }
+
+
+def diagrams(notebook: dict[str, Any]) -> int:
+    """How many Mermaid diagrams the notebook's markdown holds."""
+    markdown = [c for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    return sum("".join(c["source"]).count("```mermaid") for c in markdown)
 
 
 def run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -109,7 +128,9 @@ def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
     OUTPUT.mkdir(parents=True)
     expect_path = OUTPUT / "expect.json"
     expect_path.write_text(json.dumps(expectations(), indent=2), encoding="utf-8")
-    command = [sys.executable, str(LIVE_SERVER), "--log", str(OUTPUT / "server.log"), "--"]
+    # --demo: Swagger UI's panel offers the demo users
+    log = str(OUTPUT / "server.log")
+    command = [sys.executable, str(LIVE_SERVER), "--log", log, "--demo", "--"]
     command += ["node", str(SCRIPT), "{url}", str(expect_path), str(OUTPUT)]
 
     result = run(command, timeout=RUN_TIMEOUT_S)
@@ -119,6 +140,13 @@ def test_docs_pages_render_in_chromium_without_leaving_the_server() -> None:
     assert report["failures"] == [] and report["offsite"] == []
     assert {page["name"] for page in report["pages"]} >= {"landing", "swagger-ui", "asyncapi"}
     assert all(Path(page["screenshot"]).is_file() for page in report["pages"])
+    expected = expectations()
+    drawn = {name: count for name, count in expected["notebookDiagrams"].items() if count}
+    assert drawn, "no notebook holds a diagram to check"
+    assert report["diagrams"] == drawn
+    assert report["diagramFallback"] == {"sourceShown": True, "pictures": 0}
+    assert report["tryItOut"] == {"user": expected["demoUser"], "status": 200}
+    assert sorted(report["guides"]) == expected["guides"]
 
 
 def test_cors_in_chromium_credentialed_calls_from_allowed_origins_only() -> None:

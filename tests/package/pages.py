@@ -2,8 +2,8 @@
 
 `every_linked_page(base_url)` fetches `/`, then every same-origin link on it, and returns
 the problems found (an empty list when all answered 200 with a body); the notebook pages
-and files and the AsyncAPI renderer's files must be among them. Standard library only: it
-checks servers that run outside the test's own environment, and runs as a script inside
+and files, the AsyncAPI renderer's files and Mermaid's bundle must be among them.
+Standard library only: it checks servers that run outside the test's own environment, and runs as a script inside
 a namespace the test cannot reach otherwise (`python pages.py BASE_URL`).
 """
 
@@ -46,6 +46,9 @@ def every_linked_page(base_url: str) -> list[str]:
     status, _, page = get(f"{base_url}/docs/asyncapi/")
     if b'src="/docs/asyncapi/index.js"' not in page:
         problems.append(f"/docs/asyncapi/ ({status}) does not load the AsyncAPI renderer")
+    status, _, bundle = get(f"{base_url}/docs/mermaid/mermaid.min.js")
+    if status != 200 or b'globalThis["mermaid"]' not in bundle:
+        problems.append(f"/docs/mermaid/mermaid.min.js ({status}) is not Mermaid's bundle")
     for link in [*links, *RENDERER_FILES]:
         status, _, body = get(base_url + link)
         if status != 200 or not body:

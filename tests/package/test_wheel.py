@@ -6,9 +6,9 @@ its `chat-api serve` console script starts from an unrelated directory on a free
 and every document and page the landing page links to must answer, with the specs served
 exactly as the top-level files say (default settings write nothing into them).
 
-Slow (a real build, npm fetching the AsyncAPI renderer, nbconvert, a full install), so it
-runs in its own tox env: `tox -e package`. Needs network access to PyPI and npm, like
-any install.
+Slow (a real build, npm fetching the AsyncAPI renderer and Mermaid, nbconvert, a full
+install), so it runs in its own tox env: `tox -e package`. Needs network access to PyPI
+and npm, like any install.
 """
 
 from __future__ import annotations
@@ -76,6 +76,15 @@ def server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def test_every_page_the_landing_page_links_answers(server: str) -> None:
     assert every_linked_page(server) == []
+
+
+def test_installed_package_carries_no_checkout_path(installed: Path) -> None:
+    python = installed / "python"
+    code = "import impl.resources as r; print(r.INSTALLED, r.SOURCE_DIR)"
+    done = subprocess.run(
+        [str(python), "-c", code], cwd=installed, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("True ") and "site-packages" in done.stdout
 
 
 @pytest.mark.parametrize("name", SPECS)
