@@ -184,6 +184,7 @@ async def drive_every_operation(api: Api, sockets: Sockets) -> None:
     assert await typist.call("typing-start", {"chatId": group}) == {"success": True}
     await api.advance(1)
     assert (await api.client.get("/api/dev/clock")).status_code == 200
+    assert (await api.client.get("/api/dev/users")).status_code == 200
     r = await api.client.patch(f"/api/dev/users/{member.id}", json={"status": "banned"})
     assert r.status_code == 200, r.text
     await drive_the_contract_testing_kit(api)
