@@ -206,6 +206,17 @@ class Settings:
         "longest pause while a client sends a body (then 408 and close)",
         env="HTTP_BODY_TIMEOUT_SECONDS",
     )
+    max_header_bytes: int = knob(
+        64 * KIB,
+        "largest request head (request line and header lines); a larger one gets 431 and "
+        "the connection is closed before the rest is read",
+        env="HTTP_MAX_HEADER_BYTES",
+    )
+    max_header_count: int = knob(
+        100,
+        "most header lines in one request (more: 431 and close)",
+        env="HTTP_MAX_HEADER_COUNT",
+    )
     cors_origins: tuple[str, ...] = knob(
         (),
         "comma list of browser origins (REST and sockets, credentials allowed); others get "
