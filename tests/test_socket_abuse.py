@@ -1,12 +1,15 @@
 """Clients that flood or send garbage over Socket.IO: a failed acknowledgement each time,
-the connection and everyone else's service unharmed.
+the connection and everyone else's service unharmed. Packets the protocol does not allow
+close their own connection, logged in one short line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from bson import ObjectId
 from asyncapi_contract import CLIENT_EVENTS
 from conftest import Api
 from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
+    EVENT_TIMEOUT,
     UNKNOWN_ID,
     Sockets,
     World,
@@ -24,6 +28,7 @@ from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, li
     live_fixture,
     module_world,
     notifications_of,
+    raw_engineio,
     set_status,
     settings_fixture,
     sockets_fixture,
@@ -93,27 +98,13 @@ class TestFloodsAndGarbage:
         await a.sent(chat_id, "still here")
         assert (await opened.next("new-message"))["message"]["content"] == "still here"
 
-    @pytest.mark.parametrize(
-        "raw",
-        [
-            '2["join-chat-room",' + "[" * 5000 + "]" * 5000 + "]",
-            '2{"not":"a list"}',
-            "2[]",
-            '2[["an","array"],"as the name"]',
-            "2[7]",
-            '2["join-chat-room"',
-            "9 unknown packet type",
-        ],
-        ids=lambda raw: raw[:30],
-    )
-    async def test_packets_the_server_cannot_decode_do_not_close_the_connection(
-        self, api: Api, sockets: Sockets, raw: str
+    async def test_an_event_named_by_a_number_is_an_unknown_event(
+        self, api: Api, sockets: Sockets
     ) -> None:
         a, b, chat_id = await direct_chat(api)
-        opened, bystander = await sockets.open(a), await sockets.open(b)
-        await opened.sio.eio.send(raw)
+        opened = await sockets.open(a)
+        await opened.sio.eio.send("2[7]")
         await opened.join(chat_id)
-        assert await bystander.call("join-chat-room", chat_id) == {"success": True}
         assert opened.sio.connected
 
     @pytest.mark.parametrize("name", ["connect", "disconnect"])
@@ -140,3 +131,53 @@ class TestFloodsAndGarbage:
         # it sends is refused because the user is checked on each one.
         world.store.users.change(ObjectId(b.id), {"status": "banned"})
         assert failure_code(await opened.call("join-chat-room", chat_id)) == "UNAUTHORIZED"
+
+
+DEEP = "[" * 30000 + "]" * 30000  # 60 KB: under the packet limit, too deep to decode
+# Socket.IO packets the protocol does not allow, as a connected client could send them
+UNUSABLE = [
+    "0" + DEEP,
+    '2["join-chat-room",' + "[" * 5000 + "]" * 5000 + "]",
+    '2["join-chat-room"',
+    '2{"not":"a list"}',
+    "2[]",
+    '2[["an","array"],"as the name"]',
+    "4{}",
+    "9 unknown packet type",
+    '51000-["typing-stop",{"_placeholder":true,"num":0}]',
+]
+
+
+def assert_one_short_line(caplog: pytest.LogCaptureFixture) -> None:
+    """At most one warning (or worse) was logged, short and without a traceback."""
+    found = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(found) <= 1, f"{len(found)} log records:\n{caplog.text[:1500]}"
+    assert all(r.exc_info is None and len(r.getMessage()) < 200 for r in found), caplog.text[:1500]
+
+
+class TestPacketsTheServerCannotUse:
+    @pytest.mark.parametrize("raw", UNUSABLE, ids=lambda raw: raw[:30])
+    async def test_close_the_connection_before_it_connects_with_one_short_log_line(
+        self, api: Api, live: str, sockets: Sockets, caplog: pytest.LogCaptureFixture, raw: str
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        bystander = await sockets.open(b)
+        async with raw_engineio(live) as client:
+            await client.send(*["4" + raw] * 5)
+            assert await client.closed_within(EVENT_TIMEOUT), "the connection is still open"
+        assert await bystander.call("join-chat-room", chat_id) == {"success": True}
+        assert_one_short_line(caplog)
+
+    @pytest.mark.parametrize("raw", UNUSABLE, ids=lambda raw: raw[:30])
+    async def test_close_a_connected_socket_and_only_that_one(
+        self, api: Api, sockets: Sockets, caplog: pytest.LogCaptureFixture, raw: str
+    ) -> None:
+        a, b, chat_id = await direct_chat(api)
+        opened, bystander = await sockets.open(a), await sockets.open(b)
+        for _ in range(5):
+            await opened.sio.eio.send(raw)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(opened.disconnected.wait(), EVENT_TIMEOUT)
+        assert opened.disconnected.is_set(), "the socket is still connected"
+        assert await bystander.call("join-chat-room", chat_id) == {"success": True}
+        assert_one_short_line(caplog)
