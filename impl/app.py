@@ -186,6 +186,7 @@ def _socket_server(
         else None
     )
     return SocketServer(
+        connect_timeout=settings.socket_connect_timeout_seconds,
         async_mode="asgi",
         client_manager=manager,
         # SocketOrigins refuses foreign origins first; Engine.IO echoes allowed ones.

@@ -371,6 +371,12 @@ class Settings:
         "largest Engine.IO packet; a larger one closes the connection",
         env="SOCKET_MAX_PACKET_BYTES",
     )
+    socket_connect_timeout_seconds: float = knob(
+        10.0,
+        "an Engine.IO connection that holds no Socket.IO connection this long (it never "
+        "connected, was refused, or left) is closed",
+        env="SOCKET_CONNECT_TIMEOUT_SECONDS",
+    )
     socket_event_burst: int = knob(
         30,
         "client events one socket may send in a burst (then RATE_LIMITED)",

@@ -138,6 +138,13 @@ LIMITS: tuple[Place, ...] = (
         "/info/description",
         "at most {header_bytes_text} and {max_header_count} header lines",
     ),
+    Place(
+        ASYNCAPI,
+        "/info/description",
+        "at most {header_bytes_text} and {max_header_count} header lines",
+    ),
+    # SOCKET_CONNECT_TIMEOUT_SECONDS
+    Place(ASYNCAPI, "/info/description", "within {socket_connect_text} s of the Engine.IO"),
     # SOCKET_MAX_PAYLOAD_BYTES
     Place(ASYNCAPI, "/info/description", "a payload over {socket_payload_text}\n"),
     Place(
@@ -195,6 +202,7 @@ def limit_values(settings: Settings) -> dict[str, Any]:
         "metadata_max_depth": settings.metadata_max_depth,
         "header_bytes_text": size_text(settings.max_header_bytes),
         "max_header_count": settings.max_header_count,
+        "socket_connect_text": number_text(settings.socket_connect_timeout_seconds),
         "socket_payload_text": size_text(settings.socket_max_payload_bytes),
         "socket_packet_text": size_text(settings.socket_max_packet_bytes),
         "socket_event_burst": settings.socket_event_burst,

@@ -1,6 +1,7 @@
 """Clients that flood or send garbage over Socket.IO: a failed acknowledgement each time,
 the connection and everyone else's service unharmed. Packets the protocol does not allow
-close their own connection, logged in one short line.
+close their own connection, logged in one short line; an Engine.IO connection that never
+connects to Socket.IO is closed after the connect timeout.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from bson import ObjectId
 
 from asyncapi_contract import CLIENT_EVENTS
 from conftest import Api
+from impl.settings import Settings
 from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
     EVENT_TIMEOUT,
     UNKNOWN_ID,
     Sockets,
     World,
     app_fixture,
+    build_world,
     direct_chat,
     failure_code,
     live_fixture,
@@ -181,3 +184,46 @@ class TestPacketsTheServerCannotUse:
         assert opened.disconnected.is_set(), "the socket is still connected"
         assert await bystander.call("join-chat-room", chat_id) == {"success": True}
         assert_one_short_line(caplog)
+
+
+CONNECT_TIMEOUT = 1
+SLACK = 4.0
+
+
+class TestConnectTimeout:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def module_world(cls) -> World:
+        return build_world(
+            Settings(validate_responses=True, socket_connect_timeout_seconds=CONNECT_TIMEOUT)
+        )
+
+    async def test_an_engineio_connection_that_never_connects_is_closed(self, live: str) -> None:
+        async with raw_engineio(live) as client:
+            assert await client.closed_within(CONNECT_TIMEOUT + SLACK), "the connection lives on"
+
+    async def test_so_is_one_that_left_the_namespace(self, api: Api, live: str) -> None:
+        user = await api.user("u")
+        async with raw_engineio(live) as client:
+            await client.send("40" + json.dumps({"token": user.token}))
+            assert (await client.next_packet() or "").startswith("40{")
+            await client.send("41")
+            assert await client.closed_within(CONNECT_TIMEOUT + SLACK), "the connection lives on"
+
+    async def test_refused_connect_attempts_do_not_hold_it_open(self, live: str) -> None:
+        closed = False
+        deadline = time.monotonic() + CONNECT_TIMEOUT + SLACK
+        async with raw_engineio(live) as client:
+            while not closed and time.monotonic() < deadline:
+                await client.send('40{"token":"not-a-token"}')
+                closed = await client.next_packet() is None  # else the refusal
+                await asyncio.sleep(0.2)
+        assert closed, "the connection lives on"
+
+    async def test_a_client_that_connects_in_time_stays_connected(
+        self, api: Api, sockets: Sockets
+    ) -> None:
+        opened = await sockets.open(await api.user("u"))
+        await asyncio.sleep(CONNECT_TIMEOUT + 0.5)
+        assert opened.sio.connected
+        await opened.barrier()

@@ -51,6 +51,7 @@ def test_every_row_of_the_table_changes_its_place() -> None:
         metadata_max_depth=5,
         max_header_bytes=32 * 1024,
         max_header_count=50,
+        socket_connect_timeout_seconds=2.5,
         socket_max_payload_bytes=6 * 1024,
         socket_max_packet_bytes=96 * 1024,
         socket_event_burst=9,
@@ -73,6 +74,8 @@ def test_every_row_of_the_table_changes_its_place() -> None:
     sockets = served.asyncapi["info"]["description"]
     assert "a payload over 6 KiB" in sockets and "at most 96 KiB; a larger one" in sockets
     assert "a burst of 9 events\n(refilled at 2.5 per second" in sockets
+    assert "within 2.5 s of the Engine.IO handshake" in sockets
+    assert "at most 32 KiB and 50 header lines" in sockets
 
 
 def test_a_row_that_no_longer_matches_its_document_is_reported() -> None:

@@ -2,7 +2,9 @@
 
     SocketServer    `socketio.AsyncServer`, but a packet it cannot use closes its
                     connection with one short log line (python-socketio logs a traceback
-                    per packet and keeps the connection)
+                    per packet and keeps the connection), and an Engine.IO connection
+                    that holds no Socket.IO connection is closed after the connect
+                    timeout (python-socketio keeps it for as long as it answers pings)
     ClientPacket    a Socket.IO packet as the server decodes it from a client: anything
                     python-socketio could not use raises `UndecodablePacket`
 
@@ -15,6 +17,7 @@ fit the packet that announced them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -77,8 +80,13 @@ class ClientPacket(packet.Packet):
 
 
 class SocketServer(socketio.AsyncServer):
-    def __init__(self, **options: Any) -> None:
+    """`connect_timeout`: seconds an Engine.IO connection may hold no Socket.IO connection."""
+
+    def __init__(self, *, connect_timeout: float, **options: Any) -> None:
         super().__init__(serializer=ClientPacket, **options)
+        self.connect_timeout = connect_timeout
+        # one per Engine.IO connection that holds no Socket.IO connection yet (or any more)
+        self.connect_deadlines: dict[str, asyncio.Task[None]] = {}
 
     def is_open(self, eio_sid: str) -> bool:
         """The Engine.IO connection is there and not being closed."""
@@ -96,7 +104,59 @@ class SocketServer(socketio.AsyncServer):
         if socket.upgraded:
             await socket.queue.put(None)  # ends the websocket's writer, which closes it
 
-    # python-socketio's dispatch (5.x), which this override bounds
+    def holds_namespace(self, eio_sid: str) -> bool:
+        """A Socket.IO connection (or one being set up) rides on this Engine.IO one."""
+        namespaces = list(self.manager.get_namespaces())
+        return any(self.manager.sid_from_eio_sid(eio_sid, ns) is not None for ns in namespaces)
+
+    def await_namespace(self, eio_sid: str) -> None:
+        """Unless a deadline is already running for it: close the connection if it holds
+        no Socket.IO connection `connect_timeout` from now. A refused or repeated connect
+        attempt does not move a running deadline."""
+        if eio_sid not in self.connect_deadlines:
+            self.connect_deadlines[eio_sid] = asyncio.create_task(self.connect_deadline(eio_sid))
+
+    async def connect_deadline(self, eio_sid: str) -> None:
+        await asyncio.sleep(self.connect_timeout)
+        self.connect_deadlines.pop(eio_sid, None)
+        if self.is_open(eio_sid) and not self.holds_namespace(eio_sid):
+            log.info(
+                "socket connection %s held no Socket.IO connection for %g s; closing it",
+                eio_sid,
+                self.connect_timeout,
+            )
+            await self.close_connection(eio_sid)
+
+    def namespaces_changed(self, eio_sid: str | None) -> None:
+        """A connect was refused or a Socket.IO connection left: the clock runs again."""
+        if eio_sid is not None and self.is_open(eio_sid) and not self.holds_namespace(eio_sid):
+            self.await_namespace(eio_sid)
+
+    # python-socketio's dispatch (5.x), which these overrides bound
+    async def _handle_eio_connect(self, eio_sid: str, environ: Any) -> Any:
+        accepted = await super()._handle_eio_connect(eio_sid, environ)
+        self.await_namespace(eio_sid)
+        return accepted
+
+    async def _handle_connect(self, eio_sid: str, namespace: Any, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        self.namespaces_changed(eio_sid)
+
+    async def _handle_disconnect(self, eio_sid: str, namespace: Any, reason: Any = None) -> None:
+        await super()._handle_disconnect(eio_sid, namespace, reason)
+        self.namespaces_changed(eio_sid)
+
+    async def disconnect(self, sid: str, namespace: Any = None, ignore_queue: bool = False) -> None:
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace or "/")
+        await super().disconnect(sid, namespace, ignore_queue)
+        self.namespaces_changed(eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        deadline = self.connect_deadlines.pop(eio_sid, None)
+        if deadline is not None:
+            deadline.cancel()
+
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if not self.is_open(eio_sid):  # what a closed connection still sends is dropped
             return
