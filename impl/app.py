@@ -44,6 +44,7 @@ from impl.errors import ApiError
 from impl.realtime.emit import EffectRunner, EmitListener
 from impl.realtime.presence import LocalPresence, Presence, RedisPresence
 from impl.realtime.redis_guard import CircuitBreaker, GuardedRedisManager
+from impl.realtime.server import SocketServer
 from impl.realtime.sockets import ChatSockets
 from impl.resources import OPENAPI_PATH
 from impl.services import Services, begin_request, bind_services, unbind_services
@@ -185,7 +186,8 @@ def _socket_server(
         if settings.redis_url and isinstance(presence, RedisPresence)
         else None
     )
-    return socketio.AsyncServer(
+    return SocketServer(
+        connect_timeout=settings.socket_connect_timeout_seconds,
         async_mode="asgi",
         client_manager=manager,
         # SocketOrigins refuses foreign origins first; Engine.IO echoes allowed ones.

@@ -206,6 +206,17 @@ class Settings:
         "longest pause while a client sends a body (then 408 and close)",
         env="HTTP_BODY_TIMEOUT_SECONDS",
     )
+    max_header_bytes: int = knob(
+        64 * KIB,
+        "largest request head (request line and header lines); a larger one gets 431 and "
+        "the connection is closed before the rest is read",
+        env="HTTP_MAX_HEADER_BYTES",
+    )
+    max_header_count: int = knob(
+        100,
+        "most header lines in one request (more: 431 and close)",
+        env="HTTP_MAX_HEADER_COUNT",
+    )
     cors_origins: tuple[str, ...] = knob(
         (),
         "comma list of browser origins (REST and sockets, credentials allowed); others get "
@@ -361,6 +372,12 @@ class Settings:
         64 * KIB,
         "largest Engine.IO packet; a larger one closes the connection",
         env="SOCKET_MAX_PACKET_BYTES",
+    )
+    socket_connect_timeout_seconds: float = knob(
+        10.0,
+        "an Engine.IO connection that holds no Socket.IO connection this long (it never "
+        "connected, was refused, or left) is closed",
+        env="SOCKET_CONNECT_TIMEOUT_SECONDS",
     )
     socket_event_burst: int = knob(
         30,

@@ -134,6 +134,19 @@ LIMITS: tuple[Place, ...] = (
         "/components/schemas/Metadata/description",
         "at most {metadata_max_text} as compact JSON, at most {metadata_max_depth} levels deep",
     ),
+    # HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADER_COUNT
+    Place(
+        OPENAPI,
+        "/info/description",
+        "at most {header_bytes_text} and {max_header_count} header lines",
+    ),
+    Place(
+        ASYNCAPI,
+        "/info/description",
+        "at most {header_bytes_text} and {max_header_count} header lines",
+    ),
+    # SOCKET_CONNECT_TIMEOUT_SECONDS
+    Place(ASYNCAPI, "/info/description", "within {socket_connect_text} s of the Engine.IO"),
     # SOCKET_MAX_PAYLOAD_BYTES
     Place(ASYNCAPI, "/info/description", "a payload over {socket_payload_text}\n"),
     Place(
@@ -202,6 +215,9 @@ def limit_values(settings: Settings) -> dict[str, Any]:
         "multipart_allowance_text": size_text(settings.multipart_allowance_bytes),
         "metadata_max_text": size_text(settings.metadata_max_bytes),
         "metadata_max_depth": settings.metadata_max_depth,
+        "header_bytes_text": size_text(settings.max_header_bytes),
+        "max_header_count": settings.max_header_count,
+        "socket_connect_text": number_text(settings.socket_connect_timeout_seconds),
         "socket_payload_text": size_text(settings.socket_max_payload_bytes),
         "socket_packet_text": size_text(settings.socket_max_packet_bytes),
         "socket_event_burst": settings.socket_event_burst,

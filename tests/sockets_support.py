@@ -4,6 +4,8 @@ did *not* arrive without sleeping.
 
     serving(app)          uvicorn on a free 127.0.0.1 port, inside the test's event loop
     Socket                one python-socketio AsyncClient (aiohttp transport) for one user
+    raw_engineio(url)     an Engine.IO websocket that sends packets as written (`RawEngineIO`),
+                          for clients that break the protocol on purpose
     Sockets               opens sockets for a test and closes them all afterwards
     World / build_world   an app and the seams it was built with (store, clock, presence)
     live / sockets        the fixtures: the `app` fixture served, and a `Sockets` for it
@@ -30,10 +32,11 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import socketio
@@ -250,6 +253,54 @@ class Sockets:
             await opened.close()
         for opened in self.opened:
             opened.check()
+
+
+class RawEngineIO:
+    """An Engine.IO v4 connection over a websocket that knows no Socket.IO: it sends what
+    it is given, and answers the server's pings while it waits."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, *packets: str) -> None:
+        """Send each packet, as long as the server has not closed the connection."""
+        for text in packets:
+            if self.ws.closed:
+                return
+            with suppress(ConnectionError):
+                await self.ws.send_str(text)
+
+    async def next_packet(self, within: float = EVENT_TIMEOUT) -> str | None:
+        """The next packet other than a ping, or None once the server has closed the
+        connection; TimeoutError when neither comes within `within` seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            message = await asyncio.wait_for(self.ws.receive(), deadline - time.monotonic())
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                return None  # a close frame, or the connection gone
+            if message.data != "2":
+                return str(message.data)
+            await self.send("3")
+
+    async def closed_within(self, seconds: float) -> bool:
+        """Whether the server closes the connection within `seconds` (pings answered)."""
+        deadline = time.monotonic() + seconds
+        try:
+            while await self.next_packet(deadline - time.monotonic()) is not None:
+                pass
+        except TimeoutError:
+            return False
+        return True
+
+
+@asynccontextmanager
+async def raw_engineio(url: str) -> AsyncIterator[RawEngineIO]:
+    """A websocket Engine.IO connection to the server at `url`, past its open packet."""
+    endpoint = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with aiohttp.ClientSession() as session, session.ws_connect(endpoint) as ws:
+        opened = await asyncio.wait_for(ws.receive_str(), EVENT_TIMEOUT)
+        assert opened.startswith("0{"), opened
+        yield RawEngineIO(ws)
 
 
 @dataclass

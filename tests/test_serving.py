@@ -1,25 +1,34 @@
 """The edge of a served app (impl.web.serving, body_limits and early_auth): slow
-clients are cut off within the configured bounds, and anonymous uploads are refused before
-their bodies are read. Each test runs the real server on a socket of its own, with 1 s
-bounds so that generous upper limits still prove the bound on a loaded machine."""
+clients are cut off within the configured bounds, request heads are bounded in size
+whichever HTTP parser runs, and anonymous uploads are refused before their bodies are
+read. Each test runs the real server on a socket of its own, with 1 s bounds so that
+generous upper limits still prove the bound on a loaded machine."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import pytest
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from benchmarks.soak.services import rss_kib
 from conftest import assert_problem, empty_server
 from impl.app import ChatApp, create_app
 from impl.auth import issue_token
+from impl.launcher import Launched
 from impl.services import bind_services, unbind_services
-from impl.settings import Settings
+from impl.settings import MIB, Settings
 from impl.web.serving import bind, server_for
 
 BOUND = 1  # seconds, the configured header and body timeouts
@@ -39,12 +48,17 @@ class Served:
 
 
 @asynccontextmanager
-async def served(settings: Settings, shared: ChatApp | None = None) -> AsyncIterator[Served]:
+async def served(
+    settings: Settings,
+    shared: ChatApp | None = None,
+    parser: type[asyncio.Protocol] = AutoHTTPProtocol,
+) -> AsyncIterator[Served]:
     """A real server for `settings` on a free port: of the `shared` app (built with those
-    settings) when given, else of an app of its own, closed afterwards."""
+    settings) when given, else of an app of its own, closed afterwards; `parser` is
+    uvicorn's HTTP protocol (by default the one uvicorn prefers)."""
     app = shared or create_app(settings)
     listener = bind("127.0.0.1", 0)
-    server = server_for(app, settings, log_level="warning")
+    server = server_for(app, settings, log_level="warning", parser=parser)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
@@ -126,6 +140,138 @@ class TestHeaderDeadline:
             for _ in range(2):
                 response = await client.get("/openapi.json")
                 assert response.status_code == 200
+
+
+HEAD_CAP = Settings().max_header_bytes
+LINES_CAP = Settings().max_header_count
+PARSERS = {"httptools": HttpToolsProtocol, "h11": H11Protocol}
+
+
+def request_head(size: int, lines: int = 2) -> bytes:
+    """`GET /` with `lines` header lines (`Host`, then fillers, the last one padded): a
+    head of exactly `size` bytes, request line and closing blank line included."""
+    start = b"GET / HTTP/1.1\r\n"
+    fields = [b"Host: t", *(b"X-Fill-%d: " % n for n in range(1, lines))]
+    unpadded = len(start) + sum(len(f) + 2 for f in fields) + 2
+    assert size >= unpadded, "a head that small cannot hold those lines"
+    fields[-1] += b"a" * (size - unpadded)
+    return start + b"".join(f + b"\r\n" for f in fields) + b"\r\n"
+
+
+@pytest.fixture(params=list(PARSERS))
+async def any_parser(request: pytest.FixtureRequest, bounded_app: ChatApp) -> AsyncIterator[Served]:
+    """The bounded app served with each of uvicorn's HTTP parsers in turn."""
+    async with served(BOUNDED, bounded_app, PARSERS[request.param]) as s:
+        yield s
+
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@asynccontextmanager
+async def connection(server: Served) -> AsyncIterator[Stream]:
+    """A raw connection to the server, closed whatever the test found."""
+    reader, writer = await connect(server)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def answer_to(server: Served, head: bytes) -> RawResponse:
+    async with connection(server) as (reader, writer):
+        writer.write(head)
+        return await asyncio.wait_for(read_response(reader), WITHIN)
+
+
+class TestHeadLimits:
+    async def test_a_head_of_exactly_the_byte_cap_is_served(self, any_parser: Served) -> None:
+        assert (await answer_to(any_parser, request_head(HEAD_CAP))).status == 200
+
+    @pytest.mark.parametrize("ending", ["whole", "unfinished"])
+    async def test_a_head_over_the_byte_cap_gets_431_and_a_close(
+        self, any_parser: Served, ending: str
+    ) -> None:
+        """An unfinished head is refused as soon as it is too large, not when it ends."""
+        head = request_head(HEAD_CAP + 1 if ending == "whole" else 2 * HEAD_CAP)
+        async with connection(any_parser) as (reader, writer):
+            writer.write(head[: HEAD_CAP + 1])
+            response = await asyncio.wait_for(read_response(reader), WITHIN)
+            assert response.status == 431
+            assert response.problem()["code"] == "HEADERS_TOO_LARGE"
+            assert response.headers["connection"] == "close"
+            assert await asyncio.wait_for(reader.read(), WITHIN) == b""
+
+    async def test_the_most_header_lines_are_served(self, any_parser: Served) -> None:
+        assert (await answer_to(any_parser, request_head(4096, LINES_CAP))).status == 200
+
+    async def test_one_header_line_more_gets_431(self, any_parser: Served) -> None:
+        response = await answer_to(any_parser, request_head(4096, LINES_CAP + 1))
+        assert response.status == 431
+        assert response.problem()["code"] == "HEADERS_TOO_LARGE"
+
+    async def test_each_request_on_a_connection_has_the_whole_allowance(
+        self, any_parser: Served
+    ) -> None:
+        async with connection(any_parser) as (reader, writer):
+            for _ in range(3):
+                writer.write(request_head(HEAD_CAP))
+                assert (await asyncio.wait_for(read_response(reader), WITHIN)).status == 200
+            writer.write(request_head(HEAD_CAP) * 2)  # pipelined
+            for _ in range(2):
+                assert (await asyncio.wait_for(read_response(reader), WITHIN)).status == 200
+
+    async def test_a_body_still_arriving_after_an_early_answer_is_not_taken_for_a_head(
+        self, any_parser: Served
+    ) -> None:
+        """An anonymous upload is answered 401 before its body is read; the body that
+        follows is the body's, and the connection then serves the next request."""
+        size = 4 * HEAD_CAP
+        async with connection(any_parser) as (reader, writer):
+            writer.write(upload_head(None, f"Content-Length: {size}\r\n".encode()))
+            assert (await asyncio.wait_for(read_response(reader), WITHIN)).status == 401
+            writer.write(b"\n" * size + request_head(HEAD_CAP))
+            assert (await asyncio.wait_for(read_response(reader), WITHIN)).status == 200
+
+    async def test_websocket_frames_after_the_upgrade_are_not_counted_as_a_head(
+        self, any_parser: Served
+    ) -> None:
+        url = f"ws://{any_parser.host}:{any_parser.port}/socket.io/?EIO=4&transport=websocket"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            assert (await asyncio.wait_for(ws.receive_str(), WITHIN)).startswith("0")
+            for _ in range(4):  # Engine.IO pongs padded to half the cap
+                await ws.send_str("3" + "x" * (HEAD_CAP // 2))
+            await ws.send_str("40")  # a Socket.IO connect without a token: refused, not cut off
+            assert (await asyncio.wait_for(ws.receive_str(), WITHIN)).startswith("44")
+
+
+class TestHeadMemory:
+    def test_a_client_streaming_header_lines_does_not_grow_the_server(self) -> None:
+        """50 MiB of 1 KiB header lines on one connection: the server refuses the head once
+        it passes the cap and reads no further, so its memory stays where it was."""
+        line = b"X-Line: " + b"a" * 1014 + b"\r\n"
+        chunk = line * 1024
+        sent = 0
+        with Launched() as server:
+            host, port = server.url.removeprefix("http://").split(":")
+            baseline = rss_kib(server.pid) or 0
+            peak = baseline
+            with socket.create_connection((host, int(port)), timeout=WITHIN) as client:
+                try:
+                    client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")
+                    while sent < 50 * MIB:
+                        client.sendall(chunk)
+                        sent += len(chunk)
+                        peak = max(peak, rss_kib(server.pid) or 0)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                time.sleep(0.5)  # what arrived last is parsed
+                peak = max(peak, rss_kib(server.pid) or 0)
+        grown = (peak - baseline) / 1024
+        assert grown < 8, f"the server grew by {grown:.0f} MiB while {sent // MIB} MiB were sent"
+        assert sent < 8 * MIB, f"the server read {sent // MIB} MiB of one request head"
 
 
 class TestBodyDeadline:

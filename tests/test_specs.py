@@ -49,6 +49,9 @@ def test_every_row_of_the_table_changes_its_place() -> None:
         multipart_allowance_bytes=3 * 1024,
         metadata_max_bytes=4 * 1024,
         metadata_max_depth=5,
+        max_header_bytes=32 * 1024,
+        max_header_count=50,
+        socket_connect_timeout_seconds=2.5,
         socket_max_payload_bytes=6 * 1024,
         socket_max_packet_bytes=96 * 1024,
         socket_event_burst=9,
@@ -64,12 +67,15 @@ def test_every_row_of_the_table_changes_its_place() -> None:
     description = served.openapi["info"]["description"]
     assert "7 accepted\nmessages per user per 33 s, a 125-second edit window" in description
     assert "321 characters (code points)\nper message, 2 KiB per attachment" in description
+    assert "at most 32 KiB and 50 header lines" in description
     assert all(text in served.as_yaml("openapi.yaml").decode() for text in texts.values())
     metadata = served.openapi["components"]["schemas"]["Metadata"]["description"]
     assert "at most 4 KiB as compact JSON, at most 5 levels deep" in metadata
     sockets = served.asyncapi["info"]["description"]
     assert "a payload over 6 KiB" in sockets and "at most 96 KiB; a larger one" in sockets
     assert "a burst of 9 events\n(refilled at 2.5 per second" in sockets
+    assert "within 2.5 s of the Engine.IO handshake" in sockets
+    assert "at most 32 KiB and 50 header lines" in sockets
 
 
 def test_a_row_that_no_longer_matches_its_document_is_reported() -> None:

@@ -4,9 +4,11 @@
                              busy port fails first with one line (`PortUnavailable`); it
                              listens only once the app is ready, so that clients polling
                              for the server are refused meanwhile rather than queued
-    with_header_deadline     uvicorn's HTTP protocol, but a connection whose request headers
-                             take longer than the header timeout gets 408 and is closed
-                             (uvicorn bounds only the idle time between requests)
+    bounded_protocol         uvicorn's HTTP protocol, but a request head that takes longer
+                             than the header timeout gets 408, and one larger than the
+                             header bounds 431, and the connection is closed (uvicorn
+                             bounds only the idle time between requests, and with
+                             httptools not the size of a head at all)
     ChatServer               uvicorn's server, but it announces itself once it listens,
                              a stop first closes every Socket.IO connection, so draining
                              waits for requests, not long-polls, and it stops by itself
@@ -23,8 +25,10 @@ import errno
 import json
 import socket
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -63,11 +67,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def header_timeout_response(seconds: float) -> bytes:
-    detail = f"the request headers did not arrive within {seconds:g} s"
-    body = json.dumps(problem_body(408, detail, "REQUEST_TIMEOUT")).encode()
+def refusal(status: int, detail: str, code: str) -> bytes:
+    """A whole HTTP response with the problem document, for a connection about to close."""
+    body = json.dumps(problem_body(status, detail, code)).encode()
     head = (
-        "HTTP/1.1 408 Request Timeout\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         f"content-type: {PROBLEM_JSON}\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"
@@ -75,14 +79,43 @@ def header_timeout_response(seconds: float) -> bytes:
     return head.encode("latin-1") + body
 
 
-def with_header_deadline(base: type[asyncio.Protocol], seconds: float) -> type[asyncio.Protocol]:
-    """`base` (uvicorn's httptools or h11 protocol) with a deadline on each request's
-    headers: it starts when the connection opens or the next request's first byte
-    arrives, and ends when uvicorn has parsed the headers (it then has a new `cycle`)."""
+def head_piece(data: bytes, room_bytes: int, room_lines: int) -> int:
+    """How much of `data` a head still within its bounds may take: at most `room_bytes`
+    bytes and `room_lines` line ends."""
+    end = min(len(data), room_bytes)
+    at = -1
+    for _ in range(room_lines):
+        at = data.find(b"\n", at + 1, end)
+        if at < 0:
+            return end
+    return at + 1
 
-    class HeaderDeadline(base):  # type: ignore[valid-type, misc]
+
+def bounded_protocol(base: type[asyncio.Protocol], settings: Settings) -> type[asyncio.Protocol]:
+    """`base` (uvicorn's httptools or h11 protocol) with each request's head bounded.
+
+    Time: the head must arrive within the header timeout of the connection opening or of
+    the next request's first byte (else 408). Size: the parser is fed a head only while it
+    stays within the header bytes and header lines; one that needs more gets 431 and the
+    connection closes, the rest unread. A head ends when uvicorn has parsed it
+    (it then has a new `cycle`) or has handed the connection to its websocket protocol,
+    whose frames Engine.IO bounds. The count restarts for each request of a keep-alive
+    connection; bytes that arrive while a request's body is still expected are the body's
+    (so a body that ends inside a read leaves the rest of that read uncounted).
+    """
+    seconds, most_bytes = settings.header_timeout_seconds, settings.max_header_bytes
+    # the request line and the blank line that ends a head are lines too
+    most_line_ends = settings.max_header_count + 2
+
+    class BoundedHead(base):  # type: ignore[valid-type, misc]
         _deadline: asyncio.TimerHandle | None = None
         _heard: bool = False
+        # the head being read: the cycle before it, its bytes and line ends so far
+        _head_after: Any = None
+        _head_bytes: int = 0
+        _head_lines: int = 0
+        # httptools: its parser has passed a head and not yet the end of that message
+        _in_message: bool = False
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -93,9 +126,71 @@ def with_header_deadline(base: type[asyncio.Protocol], seconds: float) -> type[a
             if self._deadline is None and (before is None or before.response_complete):
                 self._arm()
             self._heard = True
-            super().data_received(data)
-            if self.cycle is not before or self.transport.get_protocol() is not self:
+            self._feed(data)
+            if self.cycle is not before or not self._in_charge():
                 self._disarm()  # headers parsed, or upgraded to a websocket
+
+        def _feed(self, data: bytes) -> None:
+            while data and not self.transport.is_closing():
+                if not self._in_charge():  # upgraded: the rest is the websocket's
+                    self.transport.get_protocol().data_received(data)
+                    return
+                if self.cycle is not self._head_after:  # a head was parsed: count anew
+                    self._head_after, self._head_bytes, self._head_lines = self.cycle, 0, 0
+                if self._uncounted():
+                    super().data_received(data)
+                    return
+                size = head_piece(
+                    data, most_bytes - self._head_bytes, most_line_ends - self._head_lines
+                )
+                piece, data = data[:size], data[size:]
+                super().data_received(piece)
+                if self._head_pending():
+                    self._head_bytes += size
+                    self._head_lines += piece.count(b"\n")
+                    if self._head_bytes >= most_bytes or self._head_lines >= most_line_ends:
+                        self._refuse()
+                        return
+
+        def _head_pending(self) -> bool:
+            """The parser still waits for the rest of the head it was fed."""
+            return (
+                self.cycle is self._head_after
+                and self._in_charge()
+                and not self.transport.is_closing()
+            )
+
+        def _in_charge(self) -> bool:
+            return self.transport.get_protocol() is self
+
+        def _uncounted(self) -> bool:
+            """What the parser takes now is not a head it reads: a body, or with h11 a
+            pipelined request, which h11 keeps unparsed (and uvicorn stops reading) until
+            the response is out, and then bounds by its own limit, set to ours."""
+            conn = getattr(self, "conn", None)
+            if isinstance(conn, h11.Connection):
+                return conn.their_state in (h11.SEND_BODY, h11.DONE)
+            return self._in_message
+
+        # httptools' parser callbacks (h11 reports its state instead)
+        def on_headers_complete(self) -> None:
+            self._in_message = True
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_message = False
+            super().on_message_complete()
+
+        def _refuse(self) -> None:
+            """The head is too large: say so unless a response is under way, and close."""
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:
+                detail = (
+                    f"a request head may hold at most {most_bytes} bytes and "
+                    f"{settings.max_header_count} header lines"
+                )
+                self.transport.write(refusal(431, detail, "HEADERS_TOO_LARGE"))
+            self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -111,14 +206,15 @@ def with_header_deadline(base: type[asyncio.Protocol], seconds: float) -> type[a
 
         def _expired(self) -> None:
             self._deadline = None
-            if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            if self.transport.is_closing() or not self._in_charge():
                 return
             if self._heard:  # a connection that never said anything is just closed
-                self.transport.write(header_timeout_response(seconds))
+                detail = f"the request headers did not arrive within {seconds:g} s"
+                self.transport.write(refusal(408, detail, "REQUEST_TIMEOUT"))
             self.transport.close()
 
-    HeaderDeadline.__name__ = f"HeaderDeadline{base.__name__}"
-    return HeaderDeadline
+    BoundedHead.__name__ = f"BoundedHead{base.__name__}"
+    return BoundedHead
 
 
 class ChatServer(uvicorn.Server):
@@ -152,12 +248,16 @@ def server_for(
     settings: Settings,
     log_level: str | None = None,
     announce: Callable[[], None] | None = None,
+    parser: type[asyncio.Protocol] = AutoHTTPProtocol,
 ) -> ChatServer:
+    """`parser`: uvicorn's HTTP protocol class (httptools when installed, else h11)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        http=with_header_deadline(AutoHTTPProtocol, settings.header_timeout_seconds),
+        http=bounded_protocol(parser, settings),
+        # h11 has a bound of its own (16 KiB by default): ours answers first
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         log_level=log_level or settings.log_level,
         # uvicorn's loggers propagate to the process's own handler (impl.logs): one format
         log_config=None,
