@@ -3,8 +3,9 @@
 `every_linked_page(base_url)` fetches `/`, then every same-origin link on it, and returns
 the problems found (an empty list when all answered 200 with a body); the notebook pages
 and files, the AsyncAPI renderer's files and Mermaid's bundle must be among them.
-Standard library only: it checks servers that run outside the test's own environment, and runs as a script inside
-a namespace the test cannot reach otherwise (`python pages.py BASE_URL`).
+Standard library only: it checks servers that run outside the test's own environment,
+and runs as a script inside a namespace the test cannot reach otherwise
+(`python pages.py BASE_URL`).
 """
 
 from __future__ import annotations
