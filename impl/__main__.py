@@ -78,8 +78,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from impl import logs
     from impl.app import create_app
     from impl.domain.dev import seed_demo
+    from impl.serve import PortUnavailable, bind, server_for
     from impl.store.database import StoreRefused
-    from impl.web.serving import PortUnavailable, bind, server_for
 
     settings = settings.with_overrides(**flag_settings(args))
     settings.check()
@@ -131,10 +131,10 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
     from bson import ObjectId
     from bson.errors import InvalidId
 
-    from impl.auth import issue_token
     from impl.domain.dev import DEMO_CAST
     from impl.store import Store
     from impl.store.database import connect
+    from impl.tokens import issue_token
 
     settings = settings.with_overrides(**flag_settings(args))
     settings.check()

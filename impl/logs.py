@@ -3,7 +3,7 @@
 `configure(level, fmt)` sets up the root logger once for `serve`; uvicorn's own loggers
 propagate to it (the server passes uvicorn no logging config of its own), so with
 `LOG_FORMAT=json` every line the process writes is one JSON object. `RequestContext`
-adds the running request's `requestId` and `userId` (what `impl.services` notes about
+adds the running request's `requestId` and `userId` (what `impl.web.context` notes about
 it) to every record logged while that request runs. The access line of each request
 (`impl.access`) carries `method`, `path`, `status` and `durationMs` as fields of its own.
 Tokens are never logged.
@@ -16,7 +16,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-from impl.services import request_info
+from impl.web.context import request_info
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 JSON_FIELDS = ("asctime", "levelname", "name", "message")

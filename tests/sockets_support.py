@@ -46,8 +46,9 @@ from asyncapi_contract import validate_ack, validate_schema, validate_server_eve
 from conftest import Api, User
 from impl.app import ChatApp, create_app
 from impl.clock import Clock
+from impl.domain.services import Presence
 from impl.realtime.emit import EmitListener
-from impl.realtime.presence import LocalPresence, Presence
+from impl.realtime.presence import LocalPresence
 from impl.settings import Settings
 from impl.store import Store
 from impl.store.database import connect

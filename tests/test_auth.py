@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from conftest import Api, assert_problem
-from impl.auth import issue_token
 from impl.settings import DEV_JWT_SECRET, Settings
+from impl.tokens import issue_token
 
 
 def forged(claims: dict[str, object], secret: str = DEV_JWT_SECRET, alg: str = "HS256") -> str:

@@ -19,9 +19,9 @@ import socketio
 
 from conftest import Api, assert_problem
 from impl.app import ChatApp, create_app
-from impl.auth import issue_token
 from impl.launcher import Launched, server_env
 from impl.settings import Settings
+from impl.tokens import issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
 from impl.app import ChatApp
-from impl.web.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Journal, JournalBudget
-from impl.web.redaction import REDACTED, cut_utf8
+from impl.devkit.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Journal, JournalBudget
+from impl.devkit.redaction import REDACTED, cut_utf8
 
 
 async def journal(api: Api, sandbox: str, **query: object) -> list[dict[str, object]]:
@@ -249,8 +249,7 @@ class TestBoundedEntries:
         assert len(raw) <= BODY_LIMIT
         await a.post("/api/chat", content=raw, headers={"Content-Type": "application/json"})
         assert (await journal(api, "w1"))[0]["body"] == [{}] * (BODY_LIMIT // 3 - 1)
-        assert app.sockets.sandboxes is not None
-        kept = app.sockets.sandboxes.open("w1").journal
+        kept = app.sandboxes.open("w1").journal
         assert len(kept) == 1 and kept.retained_bytes < BODY_LIMIT + 1024
 
     async def test_multipart_fields_together_fit_the_body_limit(self, api: Api) -> None:
@@ -308,8 +307,7 @@ class TestBudget:
 
 
 async def test_a_removed_sandboxs_journal_frees_its_bytes(api: Api, app: ChatApp) -> None:
-    assert app.sockets.sandboxes is not None
-    budget = app.sockets.sandboxes.journal_budget
+    budget = app.sandboxes.journal_budget
     before = budget.used
     a = await sandbox_user(api, "gone")
     await a.get("/api/chat")

@@ -12,8 +12,8 @@ import pytest
 
 from impl import logs
 from impl.launcher import Launched
-from impl.services import begin_request
 from impl.settings import Settings, SettingsError
+from impl.web.context import begin_request
 
 # what `serve` prints for its reader (not log records): the demo users and the URLs
 PRINTED = ("Docs: ", "Demo users", "  ")

@@ -1,4 +1,4 @@
-"""The edge of a served app (impl.web.serving, body_limits and early_auth): slow
+"""The edge of a served app (impl.serve, body_limits and early_auth): slow
 clients are cut off within the configured bounds, request heads are bounded in size
 whichever HTTP parser runs, and anonymous uploads are refused before their bodies are
 read. Each test runs the real server on a socket of its own, with 1 s bounds so that
@@ -25,11 +25,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from benchmarks.soak.services import rss_kib
 from conftest import assert_problem, empty_server
 from impl.app import ChatApp, create_app
-from impl.auth import issue_token
 from impl.launcher import Launched
-from impl.services import bind_services, unbind_services
+from impl.serve import bind, server_for
 from impl.settings import MIB, Settings
-from impl.web.serving import bind, server_for
+from impl.tokens import issue_token
+from impl.web.context import bind_services, unbind_services
 
 BOUND = 1  # seconds, the configured header and body timeouts
 WITHIN = 8.0  # how long a test waits for the bound to show, load included

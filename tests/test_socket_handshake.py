@@ -15,8 +15,8 @@ import jwt
 
 from conftest import Api
 from impl.app import ChatApp, create_app
-from impl.auth import issue_token
 from impl.settings import Settings
+from impl.tokens import issue_token
 from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
     UNKNOWN_ID,
     Sockets,

@@ -26,10 +26,10 @@ from pymongo.errors import (
 
 from impl.__main__ import main
 from impl.app import create_app
+from impl.serve import server_for
 from impl.settings import Settings
 from impl.store import Store
 from impl.store.database import StoreRefused, connect, ensure_indexes_retrying
-from impl.web.serving import server_for
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 AUTH_FAILED = OperationFailure(

@@ -19,7 +19,8 @@ from connexion.context import context
 from starlette import responses
 
 from impl.domain.dev import require_dev
-from impl.services import Call, Caller, current_services
+from impl.domain.services import Call, Caller
+from impl.web.context import current_services
 
 Envelope = tuple[dict[str, Any], int, dict[str, str]]
 Response = Envelope | responses.Response
@@ -65,5 +66,5 @@ async def _run(call: Call, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any
         result = await fn(call, *args)
     else:
         result = await call.services.run(fn, call, *args)
-    await call.services.effects.run(call.effects)
+    await call.services.effects.run(call.effects, call.services)
     return result

@@ -1,16 +1,16 @@
 """Handlers of the `dev` tag (no bearer token: they are how tokens are made).
 
-Each works in the sandbox `X-Chat-Sandbox` names (impl.web.sandboxes binds its services):
+Each works in the sandbox `X-Chat-Sandbox` names (impl.devkit.sandboxes binds its services):
 users and the clock through the domain (`impl.domain.dev`), the rest of the
-contract-testing kit through `impl.web.dev_kit`."""
+contract-testing kit through `impl.devkit.operations`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from impl.api import Response, created, invoke_dev
+from impl.devkit import operations as kit
 from impl.domain import dev
-from impl.web import dev_kit
 
 
 async def create_dev_user(body: dict[str, Any]) -> Response:
@@ -34,36 +34,36 @@ async def advance_dev_clock(body: dict[str, Any]) -> Response:
 
 
 async def reset_dev_store() -> Response:
-    return await invoke_dev(dev_kit.reset)
+    return await invoke_dev(kit.reset)
 
 
 async def list_dev_sandboxes() -> Response:
-    return await invoke_dev(dev_kit.list_sandboxes)
+    return await invoke_dev(kit.list_sandboxes)
 
 
 async def delete_dev_sandbox(name: str) -> Response:
-    return await invoke_dev(dev_kit.remove_sandbox, name)
+    return await invoke_dev(kit.remove_sandbox, name)
 
 
 async def create_dev_fault(body: dict[str, Any]) -> Response:
-    return await invoke_dev(dev_kit.add_fault, body, answer=created)
+    return await invoke_dev(kit.add_fault, body, answer=created)
 
 
 async def list_dev_faults() -> Response:
-    return await invoke_dev(dev_kit.list_faults)
+    return await invoke_dev(kit.list_faults)
 
 
 async def clear_dev_faults() -> Response:
-    return await invoke_dev(dev_kit.clear_faults)
+    return await invoke_dev(kit.clear_faults)
 
 
 async def disconnect_dev_sockets(body: dict[str, Any] | None = None) -> Response:
-    return await invoke_dev(dev_kit.disconnect_sockets, body)
+    return await invoke_dev(kit.disconnect_sockets, body)
 
 
 async def list_dev_requests(operation_id: str | None = None, limit: int = 100) -> Response:
-    return await invoke_dev(dev_kit.list_requests, operation_id, limit)
+    return await invoke_dev(kit.list_requests, operation_id, limit)
 
 
 async def clear_dev_requests() -> Response:
-    return await invoke_dev(dev_kit.clear_requests)
+    return await invoke_dev(kit.clear_requests)

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from bson import ObjectId
 
-from impl.errors import not_participant
-from impl.services import Caller
+from impl.domain.services import Caller
+from impl.errors import Unauthorized, not_participant
 from impl.store import Doc, Store, parse_id
+
+
+def active_user(store: Store, user_id: ObjectId) -> Doc:
+    user = store.users.get(user_id)
+    if user is None:
+        raise Unauthorized("token names an unknown user")
+    if user.get("status") == "banned":
+        raise Unauthorized("this user is banned")
+    return user
 
 
 def member_chat(store: Store, chat_id: ObjectId, user_id: ObjectId) -> Doc:

@@ -20,8 +20,8 @@ from bson import ObjectId
 
 from impl.domain import messages, rate_limits
 from impl.domain.access import load_member_chat
+from impl.domain.services import Caller
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from impl.services import Caller
 from impl.store import Doc, parse_id
 from impl.store.gridfs import StoredFile
 

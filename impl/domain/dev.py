@@ -1,7 +1,7 @@
 """Development operations behind `/api/dev` that work on the store: users with tokens
 (made, listed, changed), a movable clock, emptying the store, and whose sockets a
 disconnect drops. The rest of the contract-testing kit (sandboxes, injected faults, the
-request journal) steers the HTTP edge and lives there (`impl.web.dev_kit`).
+request journal) steers the HTTP edge and lives there (`impl.devkit.operations`).
 
 They exist with the embedded store (or with `--dev`); otherwise every dev path is 404.
 Each takes a `Call` of the request's sandbox (no user: dev calls are how users are made).
@@ -14,14 +14,14 @@ from typing import Any
 
 from bson import ObjectId
 
-from impl.auth import issue_token
 from impl.clock import ClockOverflow, isoformat
 from impl.domain.effects import DisconnectUser
 from impl.domain.input_rules import clean_text
 from impl.domain.presenters import user_view
+from impl.domain.services import Call, Services
 from impl.errors import NotFound, ValidationFailed
-from impl.services import Call, Services
 from impl.store import Doc, parse_id
+from impl.tokens import issue_token
 
 # Fixed ids, so that `python -m impl token <id>` works for them on any embedded server.
 DEMO_CAST = (

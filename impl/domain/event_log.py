@@ -16,8 +16,8 @@ from bson import ObjectId
 from impl.domain.access import load_member_chat
 from impl.domain.effects import Emit, chat_room
 from impl.domain.presenters import jsonable
+from impl.domain.services import Caller
 from impl.errors import Gone
-from impl.services import Caller
 
 REPLAYABLE = (
     "new-message",

@@ -29,8 +29,8 @@ from impl.domain.effects import NotifyOffline
 from impl.domain.input_rules import clean_text
 from impl.domain.presenters import message_view, pagination
 from impl.domain.rate_limits import Allowance
+from impl.domain.services import Caller
 from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed, rate_limit_headers
-from impl.services import Caller
 from impl.store import Doc, parse_id
 
 ID_LENGTH = 24

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from impl.domain.effects import NotifyOffline
 from impl.domain.presenters import notification_view, pagination
-from impl.services import Caller, Services
+from impl.domain.services import Caller, Services
 from impl.store import parse_id
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from impl.clock import as_utc
+from impl.domain.services import Caller
 from impl.errors import RateLimited, rate_limit_headers
-from impl.services import Caller
 from impl.store import Doc
 
 MESSAGES, CHATS = "messages", "chats"

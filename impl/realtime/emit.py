@@ -14,13 +14,15 @@ from typing import Any, assert_never
 
 import socketio
 
+from impl.domain import notifications
 from impl.domain.effects import DisconnectUser, Effect, Emit, LeaveRoom, NotifyOffline, user_room
-from impl.realtime.presence import Presence
+from impl.domain.services import Presence, Services
 
 log = logging.getLogger("impl.realtime.emit")
 
-# Writes the notifications of a `NotifyOffline`, given who of its users is online.
-Notifier = Callable[[NotifyOffline, set[str]], Awaitable[None]]
+# Writes the notifications of a `NotifyOffline` in the world whose write asked for them,
+# given who of its users is online.
+Notifier = Callable[[Services, NotifyOffline, set[str]], Awaitable[None]]
 # Sees each event (name, payload) just before it is emitted.
 EmitListener = Callable[[str, dict[str, Any]], None]
 
@@ -45,16 +47,17 @@ class EffectRunner:
             effect.event, effect.payload, room=effect.room, skip_sid=effect.skip_sid
         )
 
-    async def run(self, effects: Iterable[Effect]) -> None:
+    async def run(self, effects: Iterable[Effect], services: Services) -> None:
+        """Perform `effects`, queued by a write stored in `services`' world."""
         for effect in effects:
             try:
-                await self._run_one(effect)
+                await self._run_one(effect, services)
             except Exception:
                 # The write is stored; a failed fan-out must not turn it into an error.
                 # Clients catch up through GET /api/chat/{id}/events.
                 log.exception("side effect %s failed", type(effect).__name__)
 
-    async def _run_one(self, effect: Effect) -> None:
+    async def _run_one(self, effect: Effect, services: Services) -> None:
         if isinstance(effect, Emit):
             await self.emit(effect)
         elif isinstance(effect, LeaveRoom):
@@ -65,7 +68,7 @@ class EffectRunner:
                 await self.sio.disconnect(sid)
         elif isinstance(effect, NotifyOffline):
             online = await self.presence.online(effect.user_ids)
-            await self.notifier(effect, online)
+            await self.notifier(services, effect, online)
         else:
             assert_never(effect)
 
@@ -74,3 +77,9 @@ class EffectRunner:
         own (its `user-<id>` room), which count even when presence cannot be reached."""
         here = {sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))}
         return sorted(here.union(await self.presence.sids(user_id)))
+
+
+async def notify_offline(services: Services, effect: NotifyOffline, online: set[str]) -> None:
+    """The notifier `create_app` hands every runner: writes the notifications of a message
+    for its users who are not `online`, as store work of the world that sent it."""
+    await services.run(notifications.create_for_offline, services, effect, online)

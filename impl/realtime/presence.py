@@ -23,19 +23,12 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from impl.realtime.redis_guard import CircuitBreaker, RedisUnavailable
+from impl.realtime.redis_guard import CircuitBreaker, RedisUnavailable, redis_options
+from impl.settings import Settings
 
 log = logging.getLogger("impl.realtime.presence")
-
-
-class Presence(Protocol):
-    async def add(self, user_id: str, sid: str) -> None: ...
-    async def remove(self, user_id: str, sid: str) -> None: ...
-    async def sids(self, user_id: str) -> list[str]: ...
-    async def online(self, user_ids: Iterable[str]) -> set[str]: ...
-    async def close(self) -> None: ...
 
 
 class LocalPresence:
@@ -272,3 +265,22 @@ class RedisPresence:
 
 def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def presence_for(settings: Settings) -> LocalPresence | RedisPresence:
+    """Presence, shared through Redis when there is one; its breaker guards the Socket.IO
+    manager's publishes too (one Redis, one judgement of whether it answers)."""
+    if not settings.redis_url:
+        return LocalPresence()
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(
+        settings.redis_url, **redis_options(settings.redis_timeout_seconds)
+    )
+    breaker = CircuitBreaker(
+        client.ping,
+        settings.redis_timeout_seconds,
+        settings.redis_backoff_seconds,
+        settings.redis_max_backoff_seconds,
+    )
+    return RedisPresence(client, breaker, settings.redis_prefix, settings.presence_ttl_seconds)

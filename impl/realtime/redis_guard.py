@@ -178,3 +178,9 @@ class GuardedRedisManager(socketio.AsyncRedisManager):
             if client is not None:
                 await client.aclose()
         self.pubsub = self.redis = self.publisher = None
+
+
+def redis_options(timeout_seconds: float) -> dict[str, Any]:
+    """A Redis that stops answering must not stall requests: fail fast, serve locally, log,
+    and leave it alone for a back-off (the breaker) instead of waiting on every call."""
+    return {"socket_connect_timeout": timeout_seconds, "socket_timeout": timeout_seconds}

@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import socketio
 from socketio import packet
+
+from impl.domain.services import Presence
+from impl.realtime.presence import RedisPresence
+from impl.realtime.redis_guard import GuardedRedisManager, redis_options
+from impl.settings import Settings
 
 log = logging.getLogger("impl.realtime.server")
 
@@ -165,3 +171,31 @@ class SocketServer(socketio.AsyncServer):
         except ValueError as exc:  # UndecodablePacket, or python-socketio's own refusal
             log.warning("socket connection %s broke the protocol (%s); closing it", eio_sid, exc)
             await self.close_connection(eio_sid)
+
+
+def socket_server(
+    settings: Settings, allowed: Callable[[str], bool], presence: Presence
+) -> SocketServer:
+    """The Socket.IO server for `settings`: Redis fan-out (behind presence's breaker) when
+    there is a Redis, browser origins as `allowed` says, the packet size bounded."""
+    manager = (
+        GuardedRedisManager(
+            settings.redis_url,
+            settings.redis_prefix,
+            presence.breaker,
+            redis_options(settings.redis_timeout_seconds),
+        )
+        if settings.redis_url and isinstance(presence, RedisPresence)
+        else None
+    )
+    return SocketServer(
+        connect_timeout=settings.socket_connect_timeout_seconds,
+        async_mode="asgi",
+        client_manager=manager,
+        # the origin layer refuses foreign origins first; Engine.IO echoes allowed ones
+        cors_allowed_origins=lambda origin, *_: origin is None or allowed(origin),
+        cors_credentials=True,
+        max_http_buffer_size=settings.socket_max_packet_bytes,
+        logger=False,
+        engineio_logger=False,
+    )

@@ -20,20 +20,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import socketio
 from bson import ObjectId
 
-from impl.auth import SANDBOX_CLAIM, active_user, claims_of
-from impl.domain.access import member_chat
+from impl.domain.access import active_user, member_chat
 from impl.domain.effects import Emit, chat_room, user_room
+from impl.domain.services import Services
 from impl.errors import ApiError, RateLimited, Unauthorized, ValidationFailed
-from impl.services import Services
 from impl.store import parse_id
+from impl.tokens import SANDBOX_CLAIM, claims_of
 
-if TYPE_CHECKING:
-    from impl.web.sandboxes import Sandbox, Sandboxes
+# The services of the sandbox of a given name, None when there is none.
+WorldFinder = Callable[[str], Services | None]
 
 log = logging.getLogger("impl.realtime.sockets")
 
@@ -165,13 +165,11 @@ class ChatSockets:
     works with that sandbox's services for as long as it is connected (`services_of`)."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, services: Services, sandboxes: Sandboxes | None = None
+        self, sio: socketio.AsyncServer, services: Services, worlds: WorldFinder | None = None
     ) -> None:
         self.sio = sio
         self.services = services
-        self.sandboxes = sandboxes
-        if sandboxes is not None:
-            sandboxes.removal_listeners.append(self.close_sandbox)
+        self.worlds = worlds
         self.socket_services: dict[str, Services] = {}
         self.buckets: dict[str, Bucket] = {}
         self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
@@ -219,15 +217,16 @@ class ChatSockets:
         """The services of the sandbox a token names (none: the default world)."""
         if name is None:
             return self.services
-        sandbox = self.sandboxes.get(name) if self.sandboxes is not None else None
-        if sandbox is None or not self.services.settings.dev_enabled:
+        found = self.worlds(name) if self.worlds is not None else None
+        if found is None or not self.services.settings.dev_enabled:
             raise Unauthorized("token names a sandbox that no longer exists")
-        return sandbox.services
+        return found
 
-    async def close_sandbox(self, sandbox: Sandbox) -> None:
-        """Close every socket bound to a removed sandbox (its users may already be gone)."""
+    async def close_world(self, world: Services) -> None:
+        """Close every socket bound to a world that is gone (a removed sandbox's; its
+        users may already be gone too)."""
         for sid, services in list(self.socket_services.items()):
-            if services is sandbox.services:
+            if services is world:
                 await self.sio.disconnect(sid)
 
     def services_of(self, sid: str) -> Services:

@@ -10,7 +10,7 @@ limit is handed on with its length set). Either way the answer is 413 with `maxB
 `BodyDeadline` bounds time: a client that stops sending its body for `idle_seconds` gets
 408 `REQUEST_TIMEOUT` and its connection is closed, whoever was reading the body (Connexion
 renders the problem itself; Engine.IO's reads and the chunked read here are answered by
-`BodyDeadline`). How long the headers may take is bounded by the server (impl.web.serving).
+`BodyDeadline`). How long the headers may take is bounded by the server (impl.serve).
 """
 
 from __future__ import annotations

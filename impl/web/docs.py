@@ -42,6 +42,7 @@ from starlette.responses import (
     Response,
 )
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from impl.resources import GENERATED_DIR, NOTEBOOKS_DIR, STATIC_DIR
 from impl.settings import Settings
@@ -108,8 +109,22 @@ SWAGGER_POLICY = (
 
 
 def handles(path: str) -> bool:
-    """True for the paths the docs app answers (the outer app routes them here)."""
+    """True for the paths the docs app answers (`DocsFirst` routes them there)."""
     return path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)
+
+
+class DocsFirst:
+    """Hands the docs pages' paths to the docs app, everything else to `app`."""
+
+    def __init__(self, app: ASGIApp, docs_app: ASGIApp) -> None:
+        self.app = app
+        self.docs_app = docs_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and handles(scope["path"]):
+            await self.docs_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 @dataclass(frozen=True)

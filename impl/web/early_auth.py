@@ -6,34 +6,18 @@ per connection just to be told 401. `BearerGate` looks at the `Authorization` he
 every operation the spec protects with `bearerAuth` and answers a missing, malformed,
 expired or wrongly signed token at once, with the same problem document Connexion's
 security gives. It checks the token's signature and claims only: whether its user exists
-and is active is still Connexion's hook's job (impl.auth), once the request is let in.
+and is active is still the bearer hook's job (impl.web.bearer), once the request is let in.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Any
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.auth import subject_of
 from impl.errors import ApiError, Unauthorized
 from impl.settings import Settings
+from impl.tokens import subject_of
 from impl.web.problems import send_problem
-
-SCHEME = "bearerAuth"
-
-
-def requires_bearer(spec: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
-    """Whether an operation of `spec` can only be called with the bearer scheme."""
-
-    def requires(operation: dict[str, Any]) -> bool:
-        requirements = operation.get("security", spec.get("security", []))
-        # Any alternative that does not name the scheme lets an anonymous caller in.
-        return bool(requirements) and all(SCHEME in r for r in requirements)
-
-    return requires
+from impl.web.routes import Routes
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -45,20 +29,16 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class BearerGate:
-    """`table`: (path regex, methods that need a token), most concrete paths first."""
+    """Answers 401 for an operation that needs a bearer token and was sent none that is
+    well formed, signed by us and unexpired (`routes` says which operations need one)."""
 
-    def __init__(
-        self, app: ASGIApp, settings: Settings, table: list[tuple[re.Pattern[str], set[str]]]
-    ) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, routes: Routes) -> None:
         self.app = app
         self.settings = settings
-        self.table = table
+        self.routes = routes
 
     def requires_token(self, method: str, path: str) -> bool:
-        for regex, methods in self.table:
-            if regex.match(path):
-                return method in methods
-        return False
+        return self.routes.needs_bearer(method, path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.requires_token(scope["method"], scope["path"]):

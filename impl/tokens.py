@@ -1,8 +1,10 @@
-"""Tokens: issue them, verify them, and Connexion's bearer hook.
+"""Tokens: issue them and verify them.
 
-HS256 JWTs with `sub` (the user id), `iat` and `exp`, both required. The token only names
-the user: role and ban status are read from the stored user on every request, so a ban
-takes effect at once. Token expiry follows real time, never the dev clock.
+HS256 JWTs with `sub` (the user id), `iat` and `exp`, both required, and `sbx` for a
+token issued in a sandbox other than `default`. A token only names its user: role and
+ban status are read from the stored user on every request (`impl.domain.access`), so a
+ban takes effect at once. Token expiry follows real time, never the dev clock. Checking a
+request's token is the web edge's job (impl.web.bearer); nothing here reads a request.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from impl.errors import Unauthorized
-from impl.services import current_services, note_user
 from impl.settings import Settings
-from impl.store import Doc, Store
 
 ALGORITHM = "HS256"
 SANDBOX_CLAIM = "sbx"
@@ -70,25 +70,3 @@ def sandbox_of_token(settings: Settings, token: str) -> str | None:
     except Unauthorized:
         return None
     return sandbox
-
-
-def active_user(store: Store, user_id: ObjectId) -> Doc:
-    user = store.users.get(user_id)
-    if user is None:
-        raise Unauthorized("token names an unknown user")
-    if user.get("status") == "banned":
-        raise Unauthorized("this user is banned")
-    return user
-
-
-async def authenticate(token: str) -> Doc:
-    services = current_services()
-    user_id = subject_of(services.settings, token)
-    return await services.run(active_user, services.store, user_id)
-
-
-async def bearer_info(token: str) -> dict[str, Any]:
-    """Connexion's `x-bearerInfoFunc`: the token info handed to every handler."""
-    user = await authenticate(token)
-    note_user(str(user["_id"]))
-    return {"sub": str(user["_id"]), "user": user}

@@ -26,7 +26,9 @@ its removal listeners run (the Socket.IO layer closes its sockets); then its dat
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,14 +37,18 @@ from datetime import datetime
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.auth import sandbox_of_token
+from impl.devkit.faults import FaultQueue
+from impl.devkit.journal import Journal, JournalBudget
+from impl.domain.services import Services
 from impl.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
-from impl.services import Services, bind_services, unbind_services
+from impl.store import database as storedb
+from impl.tokens import sandbox_of_token
+from impl.web.context import bind_services, unbind_services
 from impl.web.early_auth import bearer_token
-from impl.web.faults import FaultQueue
-from impl.web.journal import Journal, JournalBudget
-from impl.web.operations import Operations, is_dev_path
 from impl.web.problems import send_problem
+from impl.web.routes import Routes, is_dev_path
+
+log = logging.getLogger("impl.devkit.sandboxes")
 
 DEFAULT = "default"
 HEADER = "X-Chat-Sandbox"
@@ -84,6 +90,33 @@ class Sandbox:
         self.journal.clear()
 
 
+_index_tasks: set[asyncio.Task[None]] = set()
+
+
+def prepare_database(services: Services) -> None:
+    """Indexes for a new sandbox's database: at once in memory, in the background on
+    MongoDB (a store that cannot be reached must not stall the dev call)."""
+    if services.settings.embedded:
+        storedb.ensure_indexes(services.store.db, services.settings)
+        return
+
+    async def prepare() -> None:
+        try:
+            await services.run(storedb.ensure_indexes, services.store.db, services.settings)
+        except Exception as exc:
+            level = logging.ERROR if storedb.is_permanent(exc) else logging.WARNING
+            log.log(
+                level,
+                "sandbox %s: indexes not ensured: %s",
+                services.sandbox,
+                storedb.one_line(exc),
+            )
+
+    task = asyncio.get_running_loop().create_task(prepare())
+    _index_tasks.add(task)
+    task.add_done_callback(_index_tasks.discard)
+
+
 class Sandboxes:
     """The sandboxes of this process: `default` always, the others as dev calls make them.
 
@@ -96,13 +129,13 @@ class Sandboxes:
         default: Services,
         make: ServicesFactory,
         drop: Dropper,
-        operations: Operations,
-        prepare: Preparer = lambda _: None,
+        routes: Routes,
+        prepare: Preparer = prepare_database,
     ) -> None:
         self.make = make
         self.prepare = prepare
         self.drop = drop
-        self.operations = operations
+        self.routes = routes
         self.max_sandboxes = default.settings.max_sandboxes
         self.journal_budget = JournalBudget(default.settings.journal_max_bytes)
         self.removal_listeners: list[RemovalListener] = []
@@ -118,6 +151,11 @@ class Sandboxes:
 
     def get(self, name: str) -> Sandbox | None:
         return self._all.get(name)
+
+    def services_of(self, name: str) -> Services | None:
+        """The services of the sandbox of that name, if it exists."""
+        found = self._all.get(name)
+        return None if found is None else found.services
 
     def open(self, name: str) -> Sandbox:
         """The sandbox of that name, made and kept now if it does not exist yet (409
@@ -236,7 +274,7 @@ class SandboxRouter:
         """Whether the request is a dev call that needs a sandbox of its own."""
         if not is_dev_path(scope["path"]):
             return False
-        return self.sandboxes.operations.find(scope["method"], scope["path"]) in CREATING
+        return self.sandboxes.routes.find(scope["method"], scope["path"]) in CREATING
 
     def resolve(self, scope: Scope) -> tuple[Sandbox, str | None]:
         """The request's sandbox, and whether this request made it ("opened": kept unless

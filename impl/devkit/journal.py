@@ -4,7 +4,7 @@
 request under `/api/` except the dev calls (those are a test's own set-up and reads, and
 leaving them out means reading or clearing the journal never changes it) as
 `{at, method, path, operationId, status, userId, query, body, faulted}`. What it keeps
-is made safe by impl.web.redaction: no header, no token, no value under a secret-looking
+is made safe by impl.devkit.redaction: no header, no token, no value under a secret-looking
 key, strict JSON, and bounded sizes, counted in the bytes an entry retains:
 
     query        at most QUERY_LIMIT (4 KiB) of it, whole pairs, then `queryTruncated`
@@ -33,15 +33,9 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.auth import claims_of
 from impl.clock import Clock, isoformat
-from impl.errors import Unauthorized
-from impl.services import noted_user
-from impl.settings import Settings
-from impl.web.early_auth import bearer_token
-from impl.web.faults import FAULTED
-from impl.web.operations import Operations, is_dev_path
-from impl.web.redaction import (
+from impl.devkit.faults import FAULTED
+from impl.devkit.redaction import (
     REDACTED,
     bounded_json,
     compact,
@@ -50,6 +44,12 @@ from impl.web.redaction import (
     scrub_text,
     utf8,
 )
+from impl.errors import Unauthorized
+from impl.settings import Settings
+from impl.tokens import claims_of
+from impl.web.context import noted_user
+from impl.web.early_auth import bearer_token
+from impl.web.routes import Routes, is_dev_path
 
 CAPACITY = 1000
 BODY_LIMIT = 16 * 1024
@@ -207,13 +207,13 @@ class JournalRecorder:
     def __init__(
         self,
         app: ASGIApp,
-        operations: Operations,
+        routes: Routes,
         settings: Settings,
         journal_of: Callable[[], Journal],
         clock_of: Callable[[], Clock],
     ) -> None:
         self.app = app
-        self.operations = operations
+        self.routes = routes
         self.settings = settings
         self.journal_of = journal_of
         self.clock_of = clock_of
@@ -253,7 +253,7 @@ class JournalRecorder:
                 "at": isoformat(at),
                 "method": scope["method"],
                 "path": fit(scrub_text(path, token), PATH_LIMIT),
-                "operationId": self.operations.find(scope["method"], path),
+                "operationId": self.routes.find(scope["method"], path),
                 "status": status,
                 "userId": noted_user() or self.token_user(token),
                 "query": query,

@@ -14,13 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from impl.clock import isoformat
+from impl.devkit.faults import Fault
+from impl.devkit.journal import Entry
+from impl.devkit.sandboxes import Sandbox, current_sandbox, current_sandboxes
 from impl.domain import dev
 from impl.domain.effects import DisconnectUser
+from impl.domain.services import Call, Services
 from impl.errors import ValidationFailed, shorten
-from impl.services import Call, Services
-from impl.web.faults import Fault
-from impl.web.journal import Entry
-from impl.web.sandboxes import Sandbox, current_sandbox, current_sandboxes
 
 
 async def reset(call: Call) -> dict[str, Any]:
@@ -61,12 +61,12 @@ async def _drop_sockets(services: Services, user_id: str | None) -> int:
         sids = await services.effects.sockets_of(uid)
         count += len(sids)
         if sids:
-            await services.effects.run([DisconnectUser(uid)])
+            await services.effects.run([DisconnectUser(uid)], services)
     return count
 
 
 def _known_operation(operation_id: str) -> str:
-    if operation_id not in current_sandboxes().operations.ids(without_tag="dev"):
+    if operation_id not in current_sandboxes().routes.ids(without_tag="dev"):
         raise ValidationFailed(
             f"{shorten(operation_id, 64)!r} is not an operationId outside the dev tag"
         )

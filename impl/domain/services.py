@@ -1,36 +1,54 @@
-"""What a request works with: the app's services and the call it makes into the domain.
+"""What every domain function works with: one world's services and the call made into it.
 
-`Services` is built once per app by the composition root; `current_services()` finds the
-one serving the running request (set by the outer ASGI wrapper), so two apps can live in
-one process (the scale-out test does). Every domain function a handler calls takes a
-`Call` first (a `Caller`, the authenticated user's, for everything outside the dev tag),
-which collects the side effects (events, room changes) that run once the write is stored.
+`Services` is built once per world (the default one, and each sandbox's) by the
+composition root. Its collaborators outside the domain are named here only as the small
+Protocols the domain and its callers need (`Presence`, `EffectRunner`), so this module,
+like the rest of the domain, depends on no room above it. Every domain function a handler
+calls takes a `Call` first (a `Caller`, the authenticated user's, for everything outside
+the dev tag), which collects the side effects (events, room changes) that run once the
+write is stored.
 """
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
 from bson import ObjectId
 
 from impl.clock import Clock
+from impl.domain.effects import Effect, Emit
 from impl.settings import Settings
 from impl.store import Doc, Store
 
-if TYPE_CHECKING:
-    from impl.domain.effects import Effect
-    from impl.realtime.emit import EffectRunner
-    from impl.realtime.presence import Presence
-
 T = TypeVar("T")
 
-_services: contextvars.ContextVar[Services] = contextvars.ContextVar("chat_services")
-_request_info: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("chat_request")
+
+class Presence(Protocol):
+    """Who is connected, per user: this process's sockets, or every process's."""
+
+    async def add(self, user_id: str, sid: str) -> None: ...
+
+    async def remove(self, user_id: str, sid: str) -> None: ...
+
+    async def sids(self, user_id: str) -> list[str]: ...
+
+    async def online(self, user_ids: Iterable[str]) -> set[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class EffectRunner(Protocol):
+    """Performs what a stored write asked for (impl.realtime.emit is the one)."""
+
+    async def run(self, effects: Iterable[Effect], services: Services) -> None: ...
+
+    async def emit(self, effect: Emit) -> None: ...
+
+    async def sockets_of(self, user_id: str) -> list[str]: ...
 
 
 @dataclass
@@ -43,7 +61,7 @@ class Services:
     # store calls wait on the store, not the CPU: let as many run as requests arrive, so
     # that an unreachable store answers every request within its timeout
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(256))
-    # the sandbox these services belong to (impl.web.sandboxes); tokens issued here name it
+    # the sandbox these services belong to (impl.devkit.sandboxes); tokens issued here name it
     sandbox: str = "default"
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -56,42 +74,6 @@ class Services:
         if not self.settings.threaded_store:
             return fn(*args)
         return await anyio.to_thread.run_sync(lambda: fn(*args), limiter=self.limiter)
-
-
-def bind_services(services: Services) -> contextvars.Token[Services]:
-    return _services.set(services)
-
-
-def unbind_services(token: contextvars.Token[Services]) -> None:
-    _services.reset(token)
-
-
-def current_services() -> Services:
-    return _services.get()
-
-
-def begin_request(request_id: str) -> dict[str, str]:
-    """A fresh record of what is learnt about the running request (for its log lines)."""
-    info: dict[str, str] = {"requestId": request_id}
-    _request_info.set(info)
-    return info
-
-
-def request_info() -> dict[str, str] | None:
-    """What is known about the running request (None outside a request)."""
-    return _request_info.get(None)
-
-
-def noted_user() -> str | None:
-    """The user the running request authenticated as, once the auth hook has run."""
-    info = _request_info.get(None)
-    return None if info is None else info.get("userId")
-
-
-def note_user(user_id: str) -> None:
-    info = _request_info.get(None)
-    if info is not None:
-        info["userId"] = user_id
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What a recorded request may keep: secrets out, sizes bounded, strict JSON.
 
-The journal (impl.web.journal) stores what clients sent, for tests to read back; this
+The journal (impl.devkit.journal) stores what clients sent, for tests to read back; this
 module makes that safe to keep and to hand out, whatever was sent:
 
     secret keys      a value under a key whose name, lower-cased and without `-`/`_`,

@@ -18,7 +18,6 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.auth import authenticate
 from impl.domain.rate_limits import MESSAGES, Allowance
 from impl.errors import (
     ApiError,
@@ -30,9 +29,10 @@ from impl.errors import (
     rate_limit_headers,
 )
 from impl.settings import Settings
+from impl.web.bearer import authenticate
 from impl.web.early_auth import bearer_token
-from impl.web.operations import Operations, is_dev_path
 from impl.web.problems import send_problem
+from impl.web.routes import Routes, is_dev_path
 
 FAULT_STATUSES = (429, 500, 502, 503, 504)
 # A client honouring an injected 429 retries soon, so UI tests of the retry path stay fast.
@@ -137,12 +137,12 @@ class FaultInjector:
     def __init__(
         self,
         app: ASGIApp,
-        operations: Operations,
+        routes: Routes,
         settings: Settings,
         queue_of: Callable[[], FaultQueue],
     ) -> None:
         self.app = app
-        self.operations = operations
+        self.routes = routes
         self.settings = settings
         self.queue_of = queue_of
 
@@ -163,11 +163,13 @@ class FaultInjector:
         request would pass authentication (a request that fails it anyway uses none)."""
         if is_dev_path(scope["path"]):
             return None
-        operation_id = self.operations.find(scope["method"], scope["path"])
+        operation_id = self.routes.find(scope["method"], scope["path"])
         queue = self.queue_of()
         if operation_id is None or not queue.due(operation_id):
             return None
-        if operation_id in self.operations.secured and not await self.authenticates(scope):
+        if self.routes.needs_bearer(
+            scope["method"], scope["path"]
+        ) and not await self.authenticates(scope):
             return None
         return queue.take(operation_id)
 
