@@ -9,6 +9,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RATE_LIMIT = 1_000_000
 OUR_ENV = {"CHAT_RATE_LIMIT": str(RATE_LIMIT), "LOG_LEVEL": "warning"}
+# the allowance rows: a limit a team raises for fast suites, with thousands of stamps in it
+ALLOWANCE_LIMIT = 5_000
+ALLOWANCE_ENV = {**OUR_ENV, "CHAT_RATE_LIMIT": str(ALLOWANCE_LIMIT)}
 PLAIN_ENV = {**OUR_ENV, "CHAT_STORE_ENGINE": "plain"}  # mongomock without the engine layer
 REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
 SEND_BODY = '{"content": "benchmark message"}'
@@ -33,6 +36,7 @@ class Plan:
     plain_sizes: tuple[int, ...]  # the same history page on plain mongomock, for the record
     markread_sizes: tuple[int, ...]  # mark-read rows, on the history servers of these sizes
     earlier_posts: int  # the POST-after-traffic row's store holds this many posts first
+    window_posts: int  # the allowance row's sender posted this many in the window first
     fanout_sizes: tuple[int, ...]
     fanout_messages: int
     fanout_warmup: int
@@ -58,6 +62,7 @@ FULL = Plan(
     plain_sizes=(1_000, 10_000, 100_000),
     markread_sizes=(1_000, 10_000),
     earlier_posts=10_000,
+    window_posts=3_000,
     fanout_sizes=(10, 100, 500),
     fanout_messages=30,
     fanout_warmup=3,
@@ -74,6 +79,7 @@ QUICK = Plan(
     plain_sizes=(100, 1_000),
     markread_sizes=(100, 1_000),
     earlier_posts=400,
+    window_posts=300,
     fanout_sizes=(100,),
     fanout_messages=5,
     fanout_warmup=1,
