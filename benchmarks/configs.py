@@ -239,7 +239,7 @@ def allowance_rows(plan: Plan, fleet: Fleet) -> list[Row]:
                 label,
                 "allowance",
                 name,
-                _one_connection(plan, load, plan.history_requests),
+                _one_connection(plan, load, plan.allowance_requests),
                 reseed_writers=1,
                 earlier_posts=posts,
                 in_window=True,

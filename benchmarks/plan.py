@@ -46,6 +46,7 @@ class Plan:
     history_duration_s: float = 15
     history_requests: int = 50  # per rep: the p50 of a one-connection row on a busy machine
     plain_requests: int = 20  # the plain rows are slower: fewer requests per rep
+    allowance_requests: int = 200  # sends are quick: more of them steady the allowance rows
     reader_chats: int = 50
     history_connections: int = 1
     load_timeout_s: float = 15.0
@@ -89,5 +90,6 @@ QUICK = Plan(
     history_duration_s=2,
     history_requests=10,
     plain_requests=10,
+    allowance_requests=10,
     reader_chats=10,
 )

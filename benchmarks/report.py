@@ -292,7 +292,7 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         "counter as the sends would have.",
         f"- Allowance rows: a server with `CHAT_RATE_LIMIT={s.get('allowance_limit', '-')}`, "
         "reset and re-seeded before each rep with one sender and its direct chat; one "
-        f"connection, {s['history_requests']} sends per rep. On the fresh server the "
+        f"connection, {s.get('allowance_requests', 0)} sends per rep. On the fresh server the "
         "sender's allowance is empty; in the other row the sender has just posted "
         f"{s.get('window_posts', 0):,} messages, all inside the window (one over HTTP, the "
         "rest stored by `POST /bench/prefill`, which also takes the sender's allowance for "

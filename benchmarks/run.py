@@ -270,6 +270,7 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "markread_sizes": list(plan.markread_sizes),
         "earlier_posts": plan.earlier_posts,
         "window_posts": plan.window_posts,
+        "allowance_requests": plan.allowance_requests,
         "allowance_limit": ALLOWANCE_LIMIT,
         "reader_chats": plan.reader_chats,
         "writers": plan.writers,
