@@ -13,6 +13,7 @@ from benchmarks.fanout import FanoutSpec
 from benchmarks.fleet import Fleet
 from benchmarks.loadgen import LoadSpec
 from benchmarks.plan import (
+    ALLOWANCE_LIMIT,
     INVALID_BODY,
     MARK_ALL_BODY,
     MARK_ONE_ANSWER,
@@ -35,6 +36,7 @@ class Row:
     expect: str = "2xx"  # or "400"
     reseed_writers: int = 0  # >0: rebuild the write fixture before every rep
     earlier_posts: int = 0  # with reseed_writers: posts the rebuilt store holds already
+    in_window: bool = False  # with earlier_posts: they were sent just now (allowance taken)
     use_wrk: bool | None = None  # None: wrk when installed; False: the count-bounded loadgen
     reps: list[dict[str, Any]] = field(default_factory=list)
 
@@ -136,7 +138,7 @@ def our_rows(plan: Plan, fleet: Fleet) -> list[Row]:
         ]
     sends = (_send_row(plan, fleet, "ours-write", 0), _send_row(plan, fleet, "ours-traffic", 1))
     rows += [r for r in sends if r is not None]
-    return rows + history_rows(plan, fleet)
+    return rows + history_rows(plan, fleet) + allowance_rows(plan, fleet)
 
 
 def _send_row(plan: Plan, fleet: Fleet, server: str, after: int) -> Row | None:
@@ -217,6 +219,39 @@ def markread_rows(plan: Plan, fleet: Fleet) -> list[Row]:
         load = _one_connection(plan, load, plan.history_requests)
         rows.append(Row(markread_key(size), label, "markread", name, load, use_wrk=False))
     return rows
+
+
+def allowance_rows(plan: Plan, fleet: Fleet) -> list[Row]:
+    """One sender posting into its own chat at a raised rate limit, on one connection (its
+    latency is the time of one send): on a fresh server, and right after the sender's own
+    ``window_posts`` posts, all inside the window, so its allowance holds that many."""
+    name = "ours-allowance"
+    if fleet.status.get(name) != "ok":
+        return []
+    rows = []
+    for posts in (0, plan.window_posts):
+        where = f"after {posts:,} posts in the window" if posts else "fresh server"
+        load = _load(plan, fleet.servers[name].base, "/", method="POST", body=SEND_BODY)
+        label = f"message POST, {where} (CHAT_RATE_LIMIT={ALLOWANCE_LIMIT:,})"
+        rows.append(
+            Row(
+                window_key(posts),
+                label,
+                "allowance",
+                name,
+                _one_connection(plan, load, plan.allowance_requests),
+                reseed_writers=1,
+                earlier_posts=posts,
+                in_window=True,
+                use_wrk=False,
+            )
+        )
+    return rows
+
+
+def window_key(posts: int) -> str:
+    """Row key of the send measured after ``posts`` posts of the sender in the window."""
+    return f"send_window.{posts}"
 
 
 def history_key(size: int) -> str:

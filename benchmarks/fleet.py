@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import procs
-from benchmarks.plan import HERE, OUR_ENV, PLAIN_ENV, PROBE_404, REPO, Plan
+from benchmarks.plan import ALLOWANCE_ENV, HERE, OUR_ENV, PLAIN_ENV, PROBE_404, REPO, Plan
 
 
 @dataclass
@@ -106,6 +106,7 @@ def server_specs(plan: Plan, with_ours: bool) -> list[ServerSpec]:
         specs.append(spec)
     specs.append(ServerSpec("ours-write", "ours", _seeded(), "", OUR_ENV, PROBE_404))
     specs.append(ServerSpec("ours-traffic", "ours", _seeded(), "", OUR_ENV, PROBE_404))
+    specs.append(ServerSpec("ours-allowance", "ours", _seeded(), "", ALLOWANCE_ENV, PROBE_404))
     sizes = ",".join(str(n) for n in plan.fanout_sizes)
     fanout = _seeded("--fanout", sizes)
     specs.append(ServerSpec("ours-fanout", "ours", fanout, "", OUR_ENV, PROBE_404))

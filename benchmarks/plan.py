@@ -9,6 +9,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RATE_LIMIT = 1_000_000
 OUR_ENV = {"CHAT_RATE_LIMIT": str(RATE_LIMIT), "LOG_LEVEL": "warning"}
+# the allowance rows: a limit a team raises for fast suites, with thousands of stamps in it
+ALLOWANCE_LIMIT = 5_000
+ALLOWANCE_ENV = {**OUR_ENV, "CHAT_RATE_LIMIT": str(ALLOWANCE_LIMIT)}
 PLAIN_ENV = {**OUR_ENV, "CHAT_STORE_ENGINE": "plain"}  # mongomock without the engine layer
 REF_CHAT_ID = "5f0c0ffee0c0ffee0c0ffee0"
 SEND_BODY = '{"content": "benchmark message"}'
@@ -33,6 +36,7 @@ class Plan:
     plain_sizes: tuple[int, ...]  # the same history page on plain mongomock, for the record
     markread_sizes: tuple[int, ...]  # mark-read rows, on the history servers of these sizes
     earlier_posts: int  # the POST-after-traffic row's store holds this many posts first
+    window_posts: int  # the allowance row's sender posted this many in the window first
     fanout_sizes: tuple[int, ...]
     fanout_messages: int
     fanout_warmup: int
@@ -42,6 +46,7 @@ class Plan:
     history_duration_s: float = 15
     history_requests: int = 50  # per rep: the p50 of a one-connection row on a busy machine
     plain_requests: int = 20  # the plain rows are slower: fewer requests per rep
+    allowance_requests: int = 200  # sends are quick: more of them steady the allowance rows
     reader_chats: int = 50
     history_connections: int = 1
     load_timeout_s: float = 15.0
@@ -58,6 +63,7 @@ FULL = Plan(
     plain_sizes=(1_000, 10_000, 100_000),
     markread_sizes=(1_000, 10_000),
     earlier_posts=10_000,
+    window_posts=3_000,
     fanout_sizes=(10, 100, 500),
     fanout_messages=30,
     fanout_warmup=3,
@@ -74,6 +80,7 @@ QUICK = Plan(
     plain_sizes=(100, 1_000),
     markread_sizes=(100, 1_000),
     earlier_posts=400,
+    window_posts=300,
     fanout_sizes=(100,),
     fanout_messages=5,
     fanout_warmup=1,
@@ -83,5 +90,6 @@ QUICK = Plan(
     history_duration_s=2,
     history_requests=10,
     plain_requests=10,
+    allowance_requests=10,
     reader_chats=10,
 )

@@ -45,6 +45,7 @@ from benchmarks.configs import Fanout, Row, fanouts, our_rows, reference_rows
 from benchmarks.fanout import node_client_available, run_fanout
 from benchmarks.fleet import (
     Fleet,
+    ServerSpec,
     impl_available,
     prism_binary,
     server_specs,
@@ -53,6 +54,7 @@ from benchmarks.fleet import (
 )
 from benchmarks.loadgen import run_load, wrk_available
 from benchmarks.plan import (
+    ALLOWANCE_LIMIT,
     FANOUT_RETRY_WAIT_S,
     FULL,
     HERE,
@@ -68,11 +70,13 @@ from benchmarks.stats import median
 # --- running -----------------------------------------------------------------------------
 
 
-async def _reseed_writers(base: str, writers: int, earlier: int) -> tuple[tuple[str, str], ...]:
+async def _reseed_writers(row: Row, base: str) -> tuple[tuple[str, str], ...]:
     async with aiohttp.ClientSession() as session:
         seeder = seed.Seeder(session, base)
         await seeder.reset()
-        fixture = await seed.writer_fixture(seeder, writers, earlier)
+        fixture = await seed.writer_fixture(
+            seeder, row.reseed_writers, row.earlier_posts, row.in_window
+        )
     return tuple(
         (f"/api/chat/{t['chatId']}/messages", f"Bearer {t['token']}") for t in fixture["targets"]
     )
@@ -105,8 +109,7 @@ def run_row(
     server = fleet.servers[row.server]
     try:
         if row.reseed_writers:
-            reseed = _reseed_writers(server.base, row.reseed_writers, row.earlier_posts)
-            targets = asyncio.run(reseed)
+            targets = asyncio.run(_reseed_writers(row, server.base))
             load = replace(load, targets=targets)
         result = run_load(load, core=core, use_wrk=row.use_wrk)
     except Exception as err:  # a failed rep is data, not a crash of the whole run
@@ -266,6 +269,9 @@ def _settings(plan: Plan, pinned: bool) -> dict[str, Any]:
         "plain_slow_requests": plan.plain_slow_requests,
         "markread_sizes": list(plan.markread_sizes),
         "earlier_posts": plan.earlier_posts,
+        "window_posts": plan.window_posts,
+        "allowance_requests": plan.allowance_requests,
+        "allowance_limit": ALLOWANCE_LIMIT,
         "reader_chats": plan.reader_chats,
         "writers": plan.writers,
         "send_cap_per_rep": plan.send_cap,
@@ -293,6 +299,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per load (default 4)")
     parser.add_argument("--out", type=Path, help="output directory (default benchmarks/)")
     parser.add_argument("--no-ours", action="store_true", help="reference servers only")
+    parser.add_argument(
+        "--servers",
+        help="comma list: start only these servers and run only their configurations "
+        "(e.g. ours-allowance); goals missing a side are reported as not run",
+    )
     parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator")
     parser.add_argument(
         "--no-node", action="store_true", help="python-socketio fan-out clients, no Prism"
@@ -333,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     pinned = bool(shutil.which("taskset")) and machine.usable_cpus() >= 2
     server_core, load_core = (SERVER_CORE, LOAD_CORE) if pinned else (None, None)
     with_ours = impl_available() and not args.no_ours
-    specs = server_specs(plan, with_ours)
+    specs = only(server_specs(plan, with_ours), args.servers)
     with tempfile.TemporaryDirectory(prefix="bench-run-") as work:
         fleet = start_fleet(specs, Path(work), server_core)
         try:
@@ -366,6 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     report.write(results, out)
     print(f"[bench] done in {results['elapsed_s']} s; results in {out}", flush=True)
     return 1 if args.check and not _clean(results) else 0
+
+
+def only(specs: list[ServerSpec], names: str | None) -> list[ServerSpec]:
+    """The specs named in the comma list ``names`` (all of them when it is None)."""
+    if names is None:
+        return specs
+    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    unknown = wanted - {s.name for s in specs}
+    if unknown:
+        known = ", ".join(s.name for s in specs)
+        raise SystemExit(f"unknown server(s) {', '.join(sorted(unknown))}; known: {known}")
+    return [s for s in specs if s.name in wanted]
 
 
 def _clean(results: dict[str, Any]) -> bool:

@@ -111,12 +111,16 @@ async def reader_fixture(seeder: Seeder, chats: int) -> dict[str, Any]:
     }
 
 
-async def writer_fixture(seeder: Seeder, senders: int, earlier: int = 0) -> dict[str, Any]:
+async def writer_fixture(
+    seeder: Seeder, senders: int, earlier: int = 0, in_window: bool = False
+) -> dict[str, Any]:
     """``senders`` users, each with a direct chat of its own to post into.
 
     With ``earlier`` > 0 the chats already hold that many posts in all, spread evenly: each
     writer sends one over HTTP, and the server's benchmark-only ``/bench/prefill`` route
-    stores the rest as earlier copies of it (see ``seeded_server.py``).
+    stores the rest as earlier copies of it (see ``seeded_server.py``). With ``in_window``
+    those copies were also sent just now: each took its sender's rate allowance, so they
+    all count in the window.
     """
     writers = await seeder.users("writer", senders)
     partners = await seeder.users("peer", senders)
@@ -128,7 +132,7 @@ async def writer_fixture(seeder: Seeder, senders: int, earlier: int = 0) -> dict
             seeder.send(w, c, "latest earlier post") for w, c in zip(writers, chat_ids, strict=True)
         )
         each = max(0, earlier // senders - 1)
-        body = {"templates": [str(m["_id"]) for m in sent], "each": each}
+        body = {"templates": [str(m["_id"]) for m in sent], "each": each, "allowance": in_window}
         await seeder.call("POST", "/bench/prefill", None, body, (200,))
     return {
         "targets": [{"token": w.token, "chatId": c} for w, c in zip(writers, chat_ids, strict=True)]

@@ -20,7 +20,10 @@ of the Chat API): ``{"templates": [message ids], "each": n}`` stores ``n`` earli
 of every template message as if they had been sent over HTTP just before it, with their
 ``new-message`` events and their notifications for the (offline) other participant, and
 moves the chat's ``messageCount``, ``seq`` and unread counters to match. The runner uses it
-to give the POST-after-traffic row its 10,000 earlier posts before every rep.
+to give the POST-after-traffic row its 10,000 earlier posts before every rep. With
+``"allowance": true`` each copy also takes its sender's message allowance now, through
+the domain's own ``rate_limits.reserve`` (so in whatever shape the code in use stores it):
+the allowance rows' 3,000 posts in the window.
 
 When the fixture is complete it is written to ``--fixture`` (atomically); the runner waits
 for that file. The process serves until it gets SIGTERM/SIGINT.
@@ -208,6 +211,17 @@ def _note(template: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def take_allowance(app: Any, store: Any, template_id: str, count: int) -> None:
+    """Take ``count`` from the template sender's message allowance, as ``count`` sends made
+    just now would have."""
+    from impl.domain import rate_limits
+    from impl.domain.services import Caller
+
+    caller = Caller(app.services, user={"_id": _template(store, template_id)["senderId"]})
+    for _ in range(count):
+        rate_limits.reserve(caller)
+
+
 def with_prefill(app: Any, store: Any) -> Any:
     """The app, plus ``POST /bench/prefill`` answered in this process (see the docstring)."""
 
@@ -224,6 +238,8 @@ def with_prefill(app: Any, store: Any) -> Any:
         request = json.loads(body or b"{}")
         for template_id in request["templates"]:
             earlier_posts(store, template_id, int(request["each"]))
+            if request.get("allowance"):
+                take_allowance(app, store, template_id, int(request["each"]))
         answer = json.dumps({"stored": len(request["templates"]) * int(request["each"])})
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

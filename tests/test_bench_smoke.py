@@ -30,6 +30,7 @@ def test_quick_benchmark_runs_every_configuration(tmp_path: Path) -> None:
     for size in sizes["markread_sizes"]:
         assert f"markread.{size}" in keys
     assert {"ours.send", "ours.send_after", "ours.messages", "ours.list_chats"} <= keys
+    assert {"send_window.0", f"send_window.{sizes['window_posts']}"} <= keys
     # every goal of the issue that needs no Prism was evaluated; the long-term line is there
     issue = [g for g in results["goals"] if g["tier"] == "issue"]
     unevaluated = [g["key"] for g in issue if g["met"] is None and "prism" not in g["key"]]
