@@ -1,132 +1,38 @@
-"""The problem exceptions: raised where a failure is discovered, rendered by impl.web.problems.
+"""The errors a client is told about: plain exceptions, raised where a failure is
+discovered (the domain, the store, the dev kit, the edge), rendered once by the web edge.
 
-    ApiError (a Connexion ProblemException: raise it anywhere)
-    ├── ValidationFailed      400 VALIDATION_FAILED (or another 400 code)
-    ├── Unauthorized          401 UNAUTHORIZED, with WWW-Authenticate: Bearer
-    ├── Forbidden             403 FORBIDDEN / NOT_PARTICIPANT / NOT_AUTHOR / EDIT_WINDOW_EXPIRED
-    ├── NotFound              404 NOT_FOUND
-    ├── RequestTimeout        408 REQUEST_TIMEOUT (a body that stopped arriving), Connection: close
-    ├── Conflict              409 MESSAGE_DELETED / IDEMPOTENCY_CONFLICT
-    ├── Gone                  410 RESYNC_REQUIRED
-    ├── PayloadTooLarge       413 PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
-    ├── UnsupportedMediaType  415 UNSUPPORTED_MEDIA_TYPE / UNSUPPORTED_FILE_TYPE
-    ├── RateLimited           429 RATE_LIMITED, with Retry-After and `rate_limit_headers`
-    ├── StoreUnavailable      503 STORE_UNAVAILABLE, with Retry-After
-    ├── BadGateway            502 BAD_GATEWAY (injected by a dev fault only)
-    └── GatewayTimeout        504 GATEWAY_TIMEOUT (injected by a dev fault only)
+    DomainError               a `code` (the contract's), a one-line `detail`, and `members`
+    │                         (extension members of the problem document: maxBytes, ...)
+    ├── ValidationFailed      VALIDATION_FAILED, or ALREADY_PARTICIPANT, PAYLOAD_TOO_LARGE
+    ├── Unauthorized          UNAUTHORIZED
+    ├── Forbidden             FORBIDDEN / NOT_PARTICIPANT / NOT_AUTHOR / EDIT_WINDOW_EXPIRED
+    ├── NotFound              NOT_FOUND
+    ├── RequestTimeout        REQUEST_TIMEOUT (a body that stopped arriving)
+    ├── Conflict              CONFLICT / MESSAGE_DELETED / IDEMPOTENCY_CONFLICT /
+    │                         SANDBOX_LIMIT / FAULT_LIMIT
+    ├── Gone                  RESYNC_REQUIRED (with latestSeq)
+    ├── PayloadTooLarge       PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
+    ├── UnsupportedMediaType  UNSUPPORTED_MEDIA_TYPE / UNSUPPORTED_FILE_TYPE
+    ├── RateLimited           RATE_LIMITED, with the `allowance` left and `retry_after`
+    ├── StoreUnavailable      STORE_UNAVAILABLE, with `retry_after`
+    ├── BadGateway            BAD_GATEWAY (injected by a dev fault only)
+    └── GatewayTimeout        GATEWAY_TIMEOUT (injected by a dev fault only)
 
-Each carries its status and the contract's `code`; `impl.web.problems` turns it (and any
-other exception) into the contract's problem document.
+Nothing here knows HTTP: `impl.web.problems` holds the one table from code to status and
+headers (`WWW-Authenticate`, `Retry-After`, `X-RateLimit-*` from an allowance the error
+carries); Socket.IO acknowledges failures with the code and detail alone. A send's
+refusal carries the caller's allowance too (`allowance`), so its answer reports it.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any, Protocol
-
-from connexion.exceptions import ProblemException
 
 # A client's own value quoted back (in a detail or a log line) is cut to this many characters.
 QUOTE_LIMIT = 200
 
 
-class ApiError(ProblemException):
-    status_code_default = 500
-    code_default = "INTERNAL_ERROR"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        status = self.status_code_default
-        super().__init__(
-            status=status,
-            title=HTTPStatus(status).phrase,
-            detail=detail,
-            headers=headers,
-            ext=extra or None,
-        )
-        self.code = code or self.code_default
-
-
-class ValidationFailed(ApiError):
-    status_code_default = 400
-    code_default = "VALIDATION_FAILED"
-
-
-class Unauthorized(ApiError):
-    status_code_default = 401
-    code_default = "UNAUTHORIZED"
-
-
-class Forbidden(ApiError):
-    status_code_default = 403
-    code_default = "FORBIDDEN"
-
-
-class NotFound(ApiError):
-    status_code_default = 404
-    code_default = "NOT_FOUND"
-
-
-class RequestTimeout(ApiError):
-    status_code_default = 408
-    code_default = "REQUEST_TIMEOUT"
-
-    def __init__(self, detail: str) -> None:
-        # The rest of the body may still be on its way: the connection cannot be reused.
-        super().__init__(detail, headers={"Connection": "close"})
-
-
-class Conflict(ApiError):
-    status_code_default = 409
-    code_default = "CONFLICT"
-
-
-class Gone(ApiError):
-    status_code_default = 410
-    code_default = "RESYNC_REQUIRED"
-
-
-class PayloadTooLarge(ApiError):
-    status_code_default = 413
-    code_default = "PAYLOAD_TOO_LARGE"
-
-
-class UnsupportedMediaType(ApiError):
-    status_code_default = 415
-    code_default = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class RateLimited(ApiError):
-    status_code_default = 429
-    code_default = "RATE_LIMITED"
-
-
-class StoreUnavailable(ApiError):
-    status_code_default = 503
-    code_default = "STORE_UNAVAILABLE"
-
-
-class BadGateway(ApiError):
-    """Only ever injected by a dev fault: the server has no upstream of its own."""
-
-    status_code_default = 502
-    code_default = "BAD_GATEWAY"
-
-
-class GatewayTimeout(ApiError):
-    """Only ever injected by a dev fault."""
-
-    status_code_default = 504
-    code_default = "GATEWAY_TIMEOUT"
-
-
-class RateLimitLeft(Protocol):
+class Allowance(Protocol):
     """What is left of a rate limit (`impl.domain.rate_limits.Allowance`)."""
 
     @property
@@ -139,13 +45,88 @@ class RateLimitLeft(Protocol):
     def reset_seconds(self) -> int: ...
 
 
-def rate_limit_headers(left: RateLimitLeft) -> dict[str, str]:
-    """`X-RateLimit-*`, which every answer of a send carries (its refusals too), and a 429."""
-    return {
-        "X-RateLimit-Limit": str(left.limit),
-        "X-RateLimit-Remaining": str(left.remaining),
-        "X-RateLimit-Reset": str(left.reset_seconds),
-    }
+class DomainError(Exception):
+    code_default = "INTERNAL_ERROR"
+
+    def __init__(self, detail: str, *, code: str | None = None, **members: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.code_default
+        self.members = members
+        # the caller's rate allowance, when the refused call was one that uses it
+        self.allowance: Allowance | None = None
+
+
+class ValidationFailed(DomainError):
+    code_default = "VALIDATION_FAILED"
+
+
+class Unauthorized(DomainError):
+    code_default = "UNAUTHORIZED"
+
+
+class Forbidden(DomainError):
+    code_default = "FORBIDDEN"
+
+
+class NotFound(DomainError):
+    code_default = "NOT_FOUND"
+
+
+class RequestTimeout(DomainError):
+    code_default = "REQUEST_TIMEOUT"
+
+
+class Conflict(DomainError):
+    code_default = "CONFLICT"
+
+
+class Gone(DomainError):
+    code_default = "RESYNC_REQUIRED"
+
+
+class PayloadTooLarge(DomainError):
+    code_default = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(DomainError):
+    code_default = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class RateLimited(DomainError):
+    """Too much, too fast. Over HTTP it comes with the allowance left and when to retry;
+    a socket's event budget has neither."""
+
+    code_default = "RATE_LIMITED"
+
+    def __init__(
+        self, detail: str, *, allowance: Allowance | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(detail)
+        if retry_after is not None:
+            self.members["retryAfter"] = retry_after
+        self.allowance = allowance
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(DomainError):
+    code_default = "STORE_UNAVAILABLE"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class BadGateway(DomainError):
+    """Only ever injected by a dev fault: the server has no upstream of its own."""
+
+    code_default = "BAD_GATEWAY"
+
+
+class GatewayTimeout(DomainError):
+    """Only ever injected by a dev fault."""
+
+    code_default = "GATEWAY_TIMEOUT"
 
 
 def not_participant() -> Forbidden:

@@ -31,8 +31,8 @@ from impl.app import ChatApp, create_app
 from impl.clock import Clock
 from impl.domain import rate_limits
 from impl.domain.rate_limits import CHATS, MESSAGES, Allowance
-from impl.errors import RateLimited, StoreUnavailable
 from impl.domain.services import Caller
+from impl.errors import RateLimited, StoreUnavailable
 from impl.settings import Settings
 from impl.store import Index
 
@@ -261,9 +261,9 @@ def test_the_allowance_agrees_with_a_list_of_stamps(
             except RateLimited as refused:
                 assert not model.reserve(kind, limit(kind), now)
                 _, remaining, reset = model.left(kind, limit(kind), now)
-                assert refused.headers is not None
-                assert refused.headers["X-RateLimit-Remaining"] == "0" == str(remaining)
-                assert refused.headers["Retry-After"] == str(max(reset, 1))
+                assert refused.allowance is not None
+                assert refused.allowance.remaining == 0 == remaining
+                assert refused.retry_after == max(reset, 1)
             else:
                 assert model.reserve(kind, limit(kind), now)
                 assert taken.stamp == time.now
@@ -389,7 +389,7 @@ def test_a_compare_and_set_that_always_loses_gives_up_after_a_bounded_number_of_
     interference.arm(times=None)
     with pytest.raises(StoreUnavailable) as refused:
         rate_limits.reserve(caller)
-    assert refused.value.headers == {"Retry-After": "1"}
+    assert refused.value.retry_after == 1
     with caplog.at_level(logging.WARNING, "impl.domain.rate_limits"):
         rate_limits.release(caller, taken)
     assert "not given back" in caplog.text

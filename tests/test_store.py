@@ -31,7 +31,7 @@ class Calls:
         self.seen.append((collection, op))
         if self.fail_on == (collection, op):
             self.fail_on = None
-            raise StoreUnavailable("injected", headers={"Retry-After": "1"})
+            raise StoreUnavailable("injected", retry_after=1)
 
     def counting(self) -> Calls:
         self.seen.clear()

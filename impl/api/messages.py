@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import UploadFile
+
 from impl.api import Envelope, Response, invoke, ok
 from impl.domain import attachments, messages
-from impl.errors import rate_limit_headers
+from impl.web.problems import rate_limit_headers
 
 
 def sent(result: messages.Sent) -> Envelope:
@@ -26,11 +28,17 @@ async def send_message(id_: str, body: dict[str, Any]) -> Response:
 
 
 async def send_file_message(id_: str, body: dict[str, Any], file: Any = None) -> Response:
+    upload = attachments.FileUpload(file.filename, file.file) if is_file(file) else None
     try:
-        return await invoke(attachments.send, id_, body, file, answer=sent)
+        return await invoke(attachments.send, id_, body, upload, answer=sent)
     finally:
-        if hasattr(file, "close"):  # the upload's spooled file: nothing else closes it
+        if is_file(file):  # the upload's spooled file: nothing else closes it
             await file.close()
+
+
+def is_file(field: Any) -> bool:
+    """Whether a form field Connexion handed over is a file (not text, not missing)."""
+    return isinstance(field, UploadFile)
 
 
 async def mark_messages_read(id_: str, body: dict[str, Any] | None = None) -> Response:

@@ -20,13 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from impl.domain.rate_limits import MESSAGES, Allowance
 from impl.errors import (
-    ApiError,
     BadGateway,
     Conflict,
+    DomainError,
     GatewayTimeout,
     RateLimited,
     StoreUnavailable,
-    rate_limit_headers,
 )
 from impl.settings import Settings
 from impl.web.bearer import authenticate
@@ -59,22 +58,21 @@ class Fault:
         return view
 
 
-def fault_error(status: int, settings: Settings) -> ApiError:
+def fault_error(status: int, settings: Settings) -> DomainError:
     """The answer the contract gives `status`, marked as injected in its detail."""
     detail = "injected fault (POST /api/dev/faults)"
     if status == 429:
         retry = INJECTED_RETRY_AFTER_SECONDS
         spent = Allowance(MESSAGES, settings.rate_limit, remaining=0, reset_seconds=retry)
-        headers = {"Retry-After": str(retry), **rate_limit_headers(spent)}
-        return RateLimited(detail, headers=headers, retryAfter=retry)
+        return RateLimited(detail, allowance=spent, retry_after=retry)
     if status == 503:
         retry_after = max(1, settings.mongo_timeout_ms // 1000 + 1)
-        return StoreUnavailable(detail, headers={"Retry-After": str(retry_after)})
+        return StoreUnavailable(detail, retry_after=retry_after)
     if status == 502:
         return BadGateway(detail)
     if status == 504:
         return GatewayTimeout(detail)
-    return ApiError(detail)
+    return DomainError(detail)
 
 
 class FaultQueue:
@@ -180,6 +178,6 @@ class FaultInjector:
             return False
         try:
             await authenticate(token)
-        except ApiError:
+        except DomainError:
             return False
         return True

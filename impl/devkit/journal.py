@@ -69,7 +69,7 @@ class JournalBudget:
         self._ids = itertools.count()
         self._order: OrderedDict[int, Journal] = OrderedDict()
 
-    def admit(self, journal: Journal, size: int) -> int:
+    def take(self, journal: Journal, size: int) -> int:
         """An id for a new entry of `size` bytes in `journal`, older ones evicted to fit."""
         entry_id = next(self._ids)
         self._order[entry_id] = journal
@@ -79,7 +79,7 @@ class JournalBudget:
             owner.evict(oldest)
         return entry_id
 
-    def forget(self, entry_id: int, size: int) -> None:
+    def release(self, entry_id: int, size: int) -> None:
         """An entry left its journal (by count, clear, or eviction here)."""
         self._order.pop(entry_id, None)
         self.used -= size
@@ -97,7 +97,7 @@ class Journal:
         blob = utf8(compact(entry))
         if len(self._entries) >= self.capacity:
             self._drop_oldest()
-        entry_id = self.budget.admit(self, len(blob))
+        entry_id = self.budget.take(self, len(blob))
         self._entries.append((entry_id, entry.get("operationId"), blob))
 
     def recent(self, operation_id: str | None = None, limit: int = CAPACITY) -> list[Entry]:
@@ -122,7 +122,7 @@ class Journal:
 
     def _drop_oldest(self) -> None:
         entry_id, _, blob = self._entries.popleft()
-        self.budget.forget(entry_id, len(blob))
+        self.budget.release(entry_id, len(blob))
 
     def clear(self) -> int:
         cleared = len(self._entries)

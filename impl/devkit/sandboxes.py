@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from impl.devkit.faults import FaultQueue
 from impl.devkit.journal import Journal, JournalBudget
 from impl.domain.services import Services
-from impl.errors import ApiError, Conflict, NotFound, Unauthorized, ValidationFailed
+from impl.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationFailed
 from impl.store import database as storedb
 from impl.tokens import sandbox_of_token
 from impl.web.context import bind_services, unbind_services
@@ -234,7 +234,7 @@ class SandboxRouter:
             return
         try:
             sandbox, made = self.resolve(scope)
-        except ApiError as refused:
+        except DomainError as refused:
             await send_problem(send, refused)
             return
         status = 500
@@ -293,8 +293,5 @@ class SandboxRouter:
             return self.sandboxes.default, None
         found = self.sandboxes.get(name)
         if found is None:
-            raise Unauthorized(
-                "token names a sandbox that no longer exists",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise Unauthorized("token names a sandbox that no longer exists")
         return found, None

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from impl.domain.input_rules import parse_id
 from impl.domain.services import Caller
 from impl.errors import Unauthorized, not_participant
-from impl.store import Doc, Store, parse_id
+from impl.store import Doc, Store
 
 
 def active_user(store: Store, user_id: ObjectId) -> Doc:

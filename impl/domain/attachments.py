@@ -20,9 +20,10 @@ from bson import ObjectId
 
 from impl.domain import messages, rate_limits
 from impl.domain.access import load_member_chat
+from impl.domain.input_rules import parse_id
 from impl.domain.services import Caller
 from impl.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from impl.store import Doc, parse_id
+from impl.store import Doc
 from impl.store.gridfs import StoredFile
 
 CHUNK = 256 * 1024
@@ -52,7 +53,18 @@ FILENAME_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
+class FileUpload:
+    """A file as the client sent it: the name it gave (maybe none) and its bytes, which the
+    web edge has spooled (the request body's own limits already held)."""
+
+    filename: str | None
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True)
 class Upload:
+    """What the server decided about an uploaded file."""
+
     filename: str
     mime_type: str
     size: int
@@ -92,9 +104,9 @@ def _is_utf8_text(stream: IO[bytes]) -> bool:
     return True
 
 
-def inspect(caller: Caller, upload: Any) -> Upload:
+def inspect(caller: Caller, upload: FileUpload) -> Upload:
     """Size, sniffed type and digest of an upload, or 413 / 415."""
-    stream: IO[bytes] = upload.file
+    stream = upload.stream
     limit = caller.settings.max_upload_bytes
     stream.seek(0, 2)
     size = stream.tell()
@@ -119,13 +131,13 @@ def inspect(caller: Caller, upload: Any) -> Upload:
     return Upload(safe_filename(upload.filename), kind, size, digest.hexdigest())
 
 
-def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[str, Any]:
-    stream: IO[bytes] = upload.file
-    stream.seek(0)
-    file_id = caller.store.files.save(chat["_id"], meta.filename, meta.mime_type, stream, CHUNK)
+def _store_bytes(caller: Caller, chat: Doc, upload: FileUpload, meta: Upload) -> dict[str, Any]:
+    upload.stream.seek(0)
+    file_id = caller.store.files.save(
+        chat["_id"], meta.filename, meta.mime_type, upload.stream, CHUNK
+    )
     return {
         "fileId": file_id,
-        "url": f"/api/chat/{chat['_id']}/attachments/{file_id}",
         "filename": meta.filename,
         "mimeType": meta.mime_type,
         "size": meta.size,
@@ -133,9 +145,11 @@ def _store_bytes(caller: Caller, chat: Doc, upload: Any, meta: Upload) -> dict[s
 
 
 @messages.reporting_allowance
-def send(caller: Caller, chat_id: str, form: dict[str, Any], upload: Any) -> messages.Sent:
+def send(
+    caller: Caller, chat_id: str, form: dict[str, Any], upload: FileUpload | None
+) -> messages.Sent:
     chat = load_member_chat(caller, chat_id)
-    if upload is None or not hasattr(upload, "file"):
+    if upload is None:
         raise ValidationFailed("the form field 'file' must hold a file")
     fields = {
         k: form[k]

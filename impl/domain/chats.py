@@ -14,11 +14,11 @@ from bson import ObjectId
 from impl.domain import event_log, messages, rate_limits, unread
 from impl.domain.access import load_member_chat, member_or_admin_chat
 from impl.domain.effects import Emit, LeaveRoom, chat_room, user_room
-from impl.domain.input_rules import clean_text
+from impl.domain.input_rules import clean_text, parse_id
 from impl.domain.presenters import chat_view, pagination, user_summary
 from impl.domain.services import Caller
 from impl.errors import Forbidden, NotFound, ValidationFailed
-from impl.store import Doc, parse_id
+from impl.store import Doc
 
 SUPPORT_ROLES = ("support", "admin")
 

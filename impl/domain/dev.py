@@ -16,11 +16,11 @@ from bson import ObjectId
 
 from impl.clock import ClockOverflow, isoformat
 from impl.domain.effects import DisconnectUser
-from impl.domain.input_rules import clean_text
+from impl.domain.input_rules import clean_text, parse_id
 from impl.domain.presenters import user_view
 from impl.domain.services import Call, Services
 from impl.errors import NotFound, ValidationFailed
-from impl.store import Doc, parse_id
+from impl.store import Doc
 from impl.tokens import issue_token
 
 # Fixed ids, so that `python -m impl token <id>` works for them on any embedded server.

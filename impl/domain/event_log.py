@@ -54,7 +54,7 @@ def record(
     moment = at or caller.clock.now()
     for attempt in range(APPEND_ATTEMPTS):
         try:
-            caller.store.events.append(chat_id, seq, event, body, moment)
+            caller.store.event_log.append(chat_id, seq, event, body, moment)
             break
         except Exception:
             if attempt == APPEND_ATTEMPTS - 1:
@@ -67,7 +67,7 @@ def replay(caller: Caller, chat_id: str, after_seq: int, limit: int) -> dict[str
     """The chat's kept events after `after_seq`, oldest first, for one of its participants;
     410 when some of them are no longer kept."""
     chat = load_member_chat(caller, chat_id)
-    store = caller.store.events
+    store = caller.store.event_log
     latest = int(chat.get("seq", 0))
     horizon = caller.clock.now() - timedelta(seconds=caller.settings.event_retention_seconds)
     if after_seq < latest:

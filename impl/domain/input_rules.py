@@ -11,6 +11,9 @@ most 8 inside a body: 9) and far less than MongoDB's 100 once a body value sits 
 stored document; the check walks with a list, never the call stack, so no nesting can
 exhaust it, and it runs before anything recursive (schema validation, storage) sees the
 value.
+
+Ids a client sends (in paths and bodies) are parsed here too (`parse_id`): a malformed one
+is 400 before anything reaches the store.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
 
 from impl.errors import ValidationFailed
 
@@ -109,3 +115,13 @@ def clean_text(text: str, what: str = "content", max_length: int | None = None) 
     if not trimmed:
         raise ValidationFailed(f"{what} is empty after trimming")
     return trimmed
+
+
+def parse_id(value: str, what: str = "id") -> ObjectId:
+    """A client-supplied id; 400 when it is not a 24-hex ObjectId."""
+    if not isinstance(value, str) or len(value) != 24:
+        raise ValidationFailed(f"{what} must be a 24-character hex ObjectId")
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise ValidationFailed(f"{what} must be a 24-character hex ObjectId") from None

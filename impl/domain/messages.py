@@ -26,12 +26,12 @@ from impl.clock import as_utc
 from impl.domain import event_log, rate_limits, unread
 from impl.domain.access import load_member_chat, member_or_admin_chat
 from impl.domain.effects import NotifyOffline
-from impl.domain.input_rules import clean_text
+from impl.domain.input_rules import clean_text, parse_id
 from impl.domain.presenters import message_view, pagination
 from impl.domain.rate_limits import Allowance
 from impl.domain.services import Caller
-from impl.errors import ApiError, Conflict, Forbidden, ValidationFailed, rate_limit_headers
-from impl.store import Doc, parse_id
+from impl.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from impl.store import Doc
 
 ID_LENGTH = 24
 
@@ -153,7 +153,7 @@ def _write(caller: Caller, chat: Doc, pending: Draft, allowance: Allowance) -> S
         counts = unread.for_new_message(chat, caller.id)
         seq = caller.store.chats.record_message(chat["_id"], preview(doc), now, counts)
     except BaseException:
-        caller.store.messages.forget(doc["_id"])
+        caller.store.messages.remove_unsent(doc["_id"])
         raise
     view = message_view(doc, caller.settings.edit_window_seconds)
     event_log.record(caller, chat["_id"], "new-message", {"message": view}, at=now, seq=seq)
@@ -194,8 +194,8 @@ def reporting_allowance(send: Callable[..., Sent]) -> Callable[..., Sent]:
     def wrapper(caller: Caller, *args: Any) -> Sent:
         try:
             return send(caller, *args)
-        except ApiError as exc:
-            exc.headers = {**rate_limit_headers(rate_limits.peek(caller)), **(exc.headers or {})}
+        except DomainError as exc:
+            exc.allowance = exc.allowance or rate_limits.peek(caller)
             raise
 
     return wrapper

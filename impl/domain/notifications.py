@@ -11,9 +11,9 @@ from typing import Any
 from bson import ObjectId
 
 from impl.domain.effects import NotifyOffline
+from impl.domain.input_rules import parse_id
 from impl.domain.presenters import notification_view, pagination
 from impl.domain.services import Caller, Services
-from impl.store import parse_id
 
 
 def create_for_offline(services: Services, effect: NotifyOffline, online: set[str]) -> None:

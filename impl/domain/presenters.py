@@ -69,9 +69,20 @@ def chat_view(doc: Doc, viewer: ObjectId) -> dict[str, Any]:
     return view
 
 
+def attachment_url(chat_id: ObjectId, file_id: ObjectId) -> str:
+    """Where the contract serves an attachment's bytes (to the chat's participants)."""
+    return f"/api/chat/{chat_id}/attachments/{file_id}"
+
+
+def attachment_view(chat_id: ObjectId, stored: Doc) -> dict[str, Any]:
+    view = pick(stored, ("fileId", "filename", "mimeType", "size"))
+    view["url"] = attachment_url(chat_id, stored["fileId"])
+    return view
+
+
 def message_view(doc: Doc, edit_window_seconds: int) -> dict[str, Any]:
     view = pick(doc, MESSAGE_FIELDS)
-    view.setdefault("attachments", [])
+    view["attachments"] = [attachment_view(doc["chatId"], a) for a in doc.get("attachments", [])]
     view.setdefault("readBy", [])
     view["editableUntil"] = isoformat(doc["createdAt"] + timedelta(seconds=edit_window_seconds))
     return view

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from impl.domain.services import Caller
-from impl.errors import RateLimited, StoreUnavailable, rate_limit_headers
-from impl.store.ratelimits import Stamps
+from impl.errors import RateLimited, StoreUnavailable
+from impl.store.allowances import Stamps
 
 MESSAGES, CHATS = "messages", "chats"
 # Each failed compare-and-set means another request changed the allowance meanwhile, so
@@ -64,14 +64,14 @@ def _allowance(
 
 
 def peek(caller: Caller, kind: str = MESSAGES) -> Allowance:
-    held = caller.store.ratelimits.read(_key(caller, kind))
+    held = caller.store.allowances.read(_key(caller, kind))
     now = caller.clock.now()
     return _allowance(caller, kind, held.stamps.after(now - _window(caller)), now)
 
 
 def reserve(caller: Caller, kind: str = MESSAGES) -> Allowance:
     """Take one action from the caller's allowance, or raise 429 `RATE_LIMITED`."""
-    store, limit = caller.store.ratelimits, _limit(caller, kind)
+    store, limit = caller.store.allowances, _limit(caller, kind)
     for _ in range(SWAP_ATTEMPTS):
         held = store.read(_key(caller, kind))
         now = caller.clock.now()
@@ -83,7 +83,7 @@ def reserve(caller: Caller, kind: str = MESSAGES) -> Allowance:
             return _allowance(caller, kind, taken, now, stamp=now)
     raise StoreUnavailable(
         "too many concurrent requests of this user; try again shortly",
-        headers={"Retry-After": "1"},
+        retry_after=1,
     )
 
 
@@ -91,7 +91,7 @@ def release(caller: Caller, allowance: Allowance) -> None:
     """Give back what `reserve` took (one stamp, even when others share its time)."""
     if allowance.stamp is None:
         return
-    store = caller.store.ratelimits
+    store = caller.store.allowances
     for _ in range(SWAP_ATTEMPTS):
         held = store.read(_key(caller, allowance.kind))
         left = held.stamps.minus(allowance.stamp)
@@ -102,10 +102,9 @@ def release(caller: Caller, allowance: Allowance) -> None:
 
 def _limited(allowance: Allowance) -> RateLimited:
     retry_after = max(allowance.reset_seconds, 1)
-    headers = {**rate_limit_headers(allowance), "Retry-After": str(retry_after)}
     what = "messages" if allowance.kind == MESSAGES else "new chats"
     return RateLimited(
         f"at most {allowance.limit} {what} per window; retry in {retry_after} s",
-        headers=headers,
-        retryAfter=retry_after,
+        allowance=allowance,
+        retry_after=retry_after,
     )

@@ -9,7 +9,7 @@ quickly instead of slowing others.
 
 A payload is checked against the event's schema (`room_request`, `chat_request`) before
 the handler runs, and a failure is `VALIDATION_FAILED`; the handler gets the chat id. Any
-error that is not one of the API's own (`ApiError`) is a fault of the server, not of the
+error that is not one of the API's own (`DomainError`) is a fault of the server, not of the
 client: it is logged with its traceback and acknowledged as `INTERNAL_ERROR`.
 """
 
@@ -27,9 +27,9 @@ from bson import ObjectId
 
 from impl.domain.access import active_user, member_chat
 from impl.domain.effects import Emit, chat_room, user_room
+from impl.domain.input_rules import parse_id
 from impl.domain.services import Services
-from impl.errors import ApiError, RateLimited, Unauthorized, ValidationFailed
-from impl.store import parse_id
+from impl.errors import DomainError, RateLimited, Unauthorized, ValidationFailed
 from impl.tokens import SANDBOX_CLAIM, claims_of
 
 # The services of the sandbox of a given name, None when there is none.
@@ -107,7 +107,7 @@ class TypingThrottle:
             if not chats:
                 del self.last[user_id]
 
-    def forget(self, user_id: str) -> None:
+    def drop_user(self, user_id: str) -> None:
         self.entries -= len(self.last.pop(user_id, {}))
 
     def prune(self, now_ms: float) -> None:
@@ -197,7 +197,7 @@ class ChatSockets:
             claims = claims_of(self.services.settings, token)
             services = self.sandbox_services(claims.get(SANDBOX_CLAIM))
             user = await services.run(active_user, services.store, ObjectId(claims["sub"]))
-        except ApiError as exc:
+        except DomainError as exc:
             raise refused(exc.code, str(exc.detail)) from None
         except Exception:
             log.exception("socket handshake failed")
@@ -240,7 +240,7 @@ class ChatSockets:
         user_id = await self.user_of(sid)
         if user_id:
             if not self.has_other_socket(user_id, sid):
-                self.typing_throttle.forget(user_id)
+                self.typing_throttle.drop_user(user_id)
             await services.presence.remove(user_id, sid)
         reason = args[0] if args else None
         log.info("socket disconnected sid=%s user=%s reason=%s", sid, user_id, reason)
@@ -294,7 +294,7 @@ class ChatSockets:
                     )
                 user_id = await self.allowed_user(sid)
                 return await handler(sid, user_id, rule(data))
-            except ApiError as exc:
+            except DomainError as exc:
                 return failed(exc.code, str(exc.detail))
             except Exception:
                 log.exception("socket event %s from sid=%s failed", handler.__name__, sid)

@@ -1,13 +1,14 @@
 """The one edge to MongoDB: a module per collection of named operations in domain words,
 each beside the index it uses.
 
-    base           Index, Table (every call names its index), Outage, parse_id
-    users chats messages events notifications ratelimits   the collections
+    base           Index, Table (every call names its index), Outage
+    users chats messages event_log notifications allowances   the collections (a
+                   module each; the collections keep their names: events, ratelimits)
     files          attachment bytes in GridFS
     database       connect (mongomock or MONGODB_URI), the index list, ensure_indexes
 
-Nothing outside this package imports pymongo or touches a collection. Malformed ids
-become `ValidationFailed`, missing documents `NotFound`, an unreachable store
+Nothing outside this package imports pymongo or touches a collection. Ids arrive parsed
+(`impl.domain.input_rules.parse_id`); missing documents become `NotFound`, an unreachable store
 `StoreUnavailable`; only single-document atomic operations and unique indexes are relied
 on, which behave the same on MongoDB and on the embedded store.
 """
@@ -18,16 +19,16 @@ from typing import Any
 
 from pymongo.database import Database
 
-from impl.store.base import Doc, Index, Outage, QueryObserver, Table, parse_id, pins
+from impl.store.allowances import Allowances
+from impl.store.base import Doc, Index, Outage, QueryObserver, Table, pins
 from impl.store.chats import Chats
-from impl.store.events import Events
+from impl.store.event_log import EventLog
 from impl.store.gridfs import Files
 from impl.store.messages import Messages
 from impl.store.notifications import Notifications
-from impl.store.ratelimits import RateLimits
 from impl.store.users import Users
 
-__all__ = ["Doc", "Index", "QueryObserver", "Store", "parse_id", "pins"]
+__all__ = ["Doc", "Index", "QueryObserver", "Store", "pins"]
 
 COLLECTIONS = ("users", "chats", "messages", "events", "notifications", "ratelimits")
 
@@ -50,9 +51,9 @@ class Store:
         self.users = Users(table("users"))
         self.chats = Chats(table("chats"))
         self.messages = Messages(table("messages"))
-        self.events = Events(table("events"))
+        self.event_log = EventLog(table("events"))
         self.notifications = Notifications(table("notifications"))
-        self.ratelimits = RateLimits(table("ratelimits"))
+        self.allowances = Allowances(table("ratelimits"))
         self.files = Files(db, self.outage)
 
     def drop_everything(self) -> None:

@@ -19,13 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
-from impl.errors import StoreUnavailable, Unauthorized, ValidationFailed
+from impl.errors import StoreUnavailable, Unauthorized
 
 Doc = dict[str, Any]
 T = TypeVar("T")
@@ -53,16 +51,6 @@ def primary(collection: str) -> Index:
 QueryObserver = Callable[[str, str, Index, Mapping[str, Any]], None]
 
 
-def parse_id(value: str, what: str = "id") -> ObjectId:
-    """A client-supplied id; 400 when it is not a 24-hex ObjectId."""
-    if not isinstance(value, str) or len(value) != 24:
-        raise ValidationFailed(f"{what} must be a 24-character hex ObjectId")
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise ValidationFailed(f"{what} must be a 24-character hex ObjectId") from None
-
-
 class Outage:
     """Remembers that the store could not be reached, so that requests arriving meanwhile
     answer 503 at once; after `probe_after` seconds one call is let through to find out
@@ -84,10 +72,10 @@ class Outage:
     def error(self) -> StoreUnavailable:
         return StoreUnavailable(
             "the store cannot be reached; try again shortly",
-            headers={"Retry-After": str(self.retry_after_seconds)},
+            retry_after=self.retry_after_seconds,
         )
 
-    def admit(self) -> bool:
+    def may_call(self) -> bool:
         """False when the call should fail fast; True lets it reach the store."""
         with self._lock:
             if self._down_since is None:
@@ -117,8 +105,8 @@ class Outage:
         """Run one store call: at once `StoreUnavailable` while the store is known to be
         down, and connection failures turned into it."""
         if self._retired is not None:
-            raise Unauthorized(self._retired, headers={"WWW-Authenticate": "Bearer"})
-        if not self.admit():
+            raise Unauthorized(self._retired)
+        if not self.may_call():
             raise self.error()
         try:
             result = run()

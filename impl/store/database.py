@@ -32,7 +32,7 @@ from pymongo.errors import (
 )
 
 from impl.settings import Settings
-from impl.store import chats, events, messages, notifications, users
+from impl.store import chats, event_log, messages, notifications, users
 from impl.store.base import Index
 
 log = logging.getLogger("impl.store")
@@ -58,7 +58,7 @@ def indexes(settings: Settings) -> list[Index]:
         *users.INDEXES,
         *chats.INDEXES,
         *messages.INDEXES,
-        *events.indexes(settings),
+        *event_log.indexes(settings),
         *notifications.indexes(settings),
     ]
 

@@ -64,7 +64,7 @@ class Messages:
         """Store a new message; False when its `clientKey` is taken (a concurrent retry)."""
         return self.table.insert(doc)
 
-    def forget(self, message_id: ObjectId) -> None:
+    def remove_unsent(self, message_id: ObjectId) -> None:
         """Remove a message whose send could not complete (nobody has seen it)."""
         self.table.delete_many(BY_ID, {"_id": message_id})
 

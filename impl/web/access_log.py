@@ -19,7 +19,7 @@ import uuid
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from impl.errors import ApiError
+from impl.errors import DomainError
 from impl.web.context import begin_request
 from impl.web.problems import send_problem
 
@@ -62,7 +62,7 @@ class AccessLog:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if responded:
                 raise
-            await send_problem(send_with_id, ApiError("the request could not be handled"))
+            await send_problem(send_with_id, DomainError("the request could not be handled"))
         finally:
             took = round((time.perf_counter() - started) * 1000, 2)
             method, path = scope["method"], scope["path"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from impl.errors import ApiError, Unauthorized
+from impl.errors import DomainError, Unauthorized
 from impl.settings import Settings
 from impl.tokens import subject_of
 from impl.web.problems import send_problem
@@ -44,7 +44,7 @@ class BearerGate:
         if scope["type"] == "http" and self.requires_token(scope["method"], scope["path"]):
             try:
                 self.check(scope)
-            except ApiError as refused:
+            except DomainError as refused:
                 await send_problem(send, refused)
                 return
         await self.app(scope, receive, send)
@@ -52,10 +52,8 @@ class BearerGate:
     def check(self, scope: Scope) -> None:
         token = bearer_token(scope)
         if token is None:
-            raise Unauthorized(
-                "token is missing or invalid", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise Unauthorized("token is missing or invalid")
         try:
             subject_of(self.settings, token)
         except Unauthorized as exc:
-            raise Unauthorized(str(exc.detail), headers={"WWW-Authenticate": "Bearer"}) from None
+            raise Unauthorized(exc.detail) from None

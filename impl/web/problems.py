@@ -1,10 +1,13 @@
 """The one place that renders every failure as the contract's problem document.
 
-`make_renderer` is Connexion's error handler for every exception (ours, Connexion's
-validation problems, Starlette's 404/405, anything unexpected); `send_problem` answers
-straight on the ASGI channel for the layers in front of Connexion. The document is RFC 9457's
-`type, title, status, detail` plus `success: false` and the contract's `code`. No trace
-reaches a client.
+`STATUS` is the one table from the contract's codes to HTTP statuses; `headers_for` adds
+what a code's answer carries besides (`WWW-Authenticate` on 401, `Retry-After` on 429
+and 503, `Connection: close` on 408, and `X-RateLimit-*` for any error that reports an
+allowance). `make_renderer` is Connexion's error handler for every exception (the
+domain's, Connexion's validation problems, Starlette's 404/405, anything unexpected);
+`send_problem` answers straight on the ASGI channel for the layers in front of
+Connexion. The document is RFC 9457's `type, title, status, detail` plus `success: false`
+and the contract's `code`. No trace reaches a client.
 """
 
 from __future__ import annotations
@@ -19,12 +22,48 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from impl.errors import ApiError, shorten
+from impl.errors import (
+    Allowance,
+    DomainError,
+    RateLimited,
+    StoreUnavailable,
+    shorten,
+)
 
 log = logging.getLogger("impl.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
+# Every code the server answers with, and its status.
+STATUS = {
+    "VALIDATION_FAILED": 400,
+    "ALREADY_PARTICIPANT": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_PARTICIPANT": 403,
+    "NOT_AUTHOR": 403,
+    "EDIT_WINDOW_EXPIRED": 403,
+    "NOT_FOUND": 404,
+    "REQUEST_TIMEOUT": 408,
+    "CONFLICT": 409,
+    "MESSAGE_DELETED": 409,
+    "IDEMPOTENCY_CONFLICT": 409,
+    "SANDBOX_LIMIT": 409,
+    "FAULT_LIMIT": 409,
+    "RESYNC_REQUIRED": 410,
+    "PAYLOAD_TOO_LARGE": 413,
+    "FILE_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "UNSUPPORTED_FILE_TYPE": 415,
+    "RATE_LIMITED": 429,
+    "HEADERS_TOO_LARGE": 431,
+    "INTERNAL_ERROR": 500,
+    "BAD_GATEWAY": 502,
+    "STORE_UNAVAILABLE": 503,
+    "GATEWAY_TIMEOUT": 504,
+}
+
+# The code of a status that Connexion or Starlette answered themselves.
 DEFAULT_CODES = {
     400: "VALIDATION_FAILED",
     401: "UNAUTHORIZED",
@@ -62,10 +101,36 @@ def _validation_detail(exc: ProblemException) -> str:
     return shorten(detail)
 
 
+def status_of(exc: DomainError) -> int:
+    return STATUS.get(exc.code, 500)
+
+
+def rate_limit_headers(left: Allowance) -> dict[str, str]:
+    """`X-RateLimit-*`, which every answer of a send carries (its refusals too), and a 429."""
+    return {
+        "X-RateLimit-Limit": str(left.limit),
+        "X-RateLimit-Remaining": str(left.remaining),
+        "X-RateLimit-Reset": str(left.reset_seconds),
+    }
+
+
+def headers_for(exc: DomainError) -> dict[str, str]:
+    """What the answer to `exc` carries besides its body."""
+    headers = rate_limit_headers(exc.allowance) if exc.allowance is not None else {}
+    status = status_of(exc)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status == 408:
+        headers["Connection"] = "close"
+    if isinstance(exc, RateLimited | StoreUnavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return headers
+
+
 def _describe(exc: Exception) -> tuple[int, str, str, dict[str, str], dict[str, Any]]:
     """(status, code, detail, headers, extra members) for any exception."""
-    if isinstance(exc, ApiError):
-        return exc.status, exc.code, str(exc.detail), dict(exc.headers or {}), dict(exc.ext or {})
+    if isinstance(exc, DomainError):
+        return status_of(exc), exc.code, exc.detail, headers_for(exc), dict(exc.members)
     if isinstance(exc, ProblemException):
         status = exc.status
         headers = dict(exc.headers or {})
@@ -79,15 +144,16 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, str], dict[str, 
     return 500, "INTERNAL_ERROR", "an unexpected error occurred; it has been logged", {}, {}
 
 
-async def send_problem(send: Callable[[dict[str, Any]], Any], exc: ApiError) -> None:
+async def send_problem(send: Callable[[dict[str, Any]], Any], exc: DomainError) -> None:
     """Answer with `exc` straight on the ASGI channel, for code that runs outside Connexion."""
-    body = json.dumps(problem_body(exc.status, str(exc.detail), exc.code, **(exc.ext or {})))
+    status = status_of(exc)
+    body = json.dumps(problem_body(status, exc.detail, exc.code, **exc.members))
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    headers += [(k.lower().encode(), v.encode()) for k, v in headers_for(exc).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body.encode()})
 
 
@@ -102,7 +168,7 @@ def make_renderer(
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
-            detail = detail if isinstance(exc, ApiError) else "token is missing or invalid"
+            detail = detail if isinstance(exc, DomainError) else "token is missing or invalid"
         if status == 405:
             headers["Allow"] = ", ".join(sorted(allowed_methods(request.url.path)))
         headers.pop("Content-Type", None)

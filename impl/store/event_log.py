@@ -23,7 +23,7 @@ def indexes(settings: Settings) -> list[Index]:
     return [BY_CHAT, Index("events", [("createdAt", ASC)], expiry)]
 
 
-class Events:
+class EventLog:
     def __init__(self, table: Table) -> None:
         self.table = table
 

@@ -93,7 +93,7 @@ class Held:
     version: int | None
 
 
-class RateLimits:
+class Allowances:
     def __init__(self, table: Table) -> None:
         self.table = table
 
