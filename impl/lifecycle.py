@@ -36,7 +36,10 @@ class Lifecycle:
         if self.index_task is not None:
             self.index_task.cancel()
         try:
-            await self.sio.shutdown()
+            # python-engineio's monitor task runs once per server object; a second stop of
+            # the same app (tests serve one app more than once) has nothing to stop
+            if self.sio.eio.service_task_handle is not None:
+                await self.sio.shutdown()
         finally:
             if isinstance(self.sio.manager, GuardedRedisManager):
                 await self.sio.manager.aclose()

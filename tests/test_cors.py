@@ -12,11 +12,11 @@ import aiohttp
 import httpx
 import pytest
 import socketio
-from test_serving import served
 
 from conftest import empty_server
 from impl.app import ChatApp, create_app
 from impl.settings import Settings
+from inprocess import served
 
 LOCAL = "http://localhost:5173"
 FOREIGN = "https://evil.example"
@@ -127,7 +127,8 @@ class TestSocketRefusalOverTheNetwork:
     async def test_client_reports_a_refusal_and_the_server_one_warning(
         self, caplog: pytest.LogCaptureFixture, transports: list[str] | None
     ) -> None:
-        async with served(Settings()) as server:
+        app = create_app(Settings())
+        async with served(app) as server:
             async with httpx.AsyncClient(base_url=server.url) as client:
                 made = (await client.post("/api/dev/users", json={"name": "x"})).json()["data"]
             caplog.clear()

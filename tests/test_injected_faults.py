@@ -10,6 +10,7 @@ import pytest
 from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
+from polling import until
 
 
 async def fault(api: Api, sandbox: str, **body: object) -> dict[str, object]:
@@ -165,10 +166,12 @@ async def test_a_request_in_flight_when_its_sandbox_is_removed_stores_nothing(ap
     chat_id = await a.direct_chat(b)
     await fault(api, "w1", operationId="send_message", delayMs=1500)
     sending = asyncio.create_task(a.send(chat_id, "after the end"))
-    while (await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))).json()["data"][
-        "faults"
-    ]:
-        await asyncio.sleep(0.02)  # until the send has taken its fault and waits in it
+
+    async def fault_taken() -> bool:  # the send has taken its fault and waits in it
+        r = await api.client.get("/api/dev/faults", headers=in_sandbox("w1"))
+        return not r.json()["data"]["faults"]
+
+    await until(fault_taken)
     assert (await api.client.delete("/api/dev/sandboxes/w1")).status_code == 200
     r = await sending
     assert_problem(r, 401, "UNAUTHORIZED", detail="sandbox of this request was removed")

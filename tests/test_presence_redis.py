@@ -17,7 +17,6 @@ Each test starts its own throwaway `redis-server` on a free port, so it can free
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,8 @@ from impl.domain.dev import seed_demo
 from impl.launcher import Launched
 from impl.realtime.presence import RedisPresence
 from impl.settings import Settings
-from sockets_support import Socket, Sockets, free_port, notifications_of, serving
+from polling import until, until_sync
+from sockets.support import Socket, Sockets, free_port, notifications_of, serving
 
 # one worker runs every Redis module in turn: this one flushes Redis
 pytestmark = [pytest.mark.redis, pytest.mark.xdist_group("redis")]
@@ -86,7 +86,7 @@ def redis_server() -> Iterator[RedisProcess]:
     )
     started = RedisProcess(process, port)
     try:
-        wait_until_sync(lambda: answers(started.url()), "redis-server never answered")
+        until_sync(lambda: answers(started.url()), WAIT_SECONDS, "redis-server never answered")
         yield started
     finally:
         process.send_signal(signal.SIGCONT)
@@ -100,23 +100,6 @@ def answers(url: str) -> bool:
             return bool(r.ping())
     except redis.RedisError:
         return False
-
-
-def wait_until_sync(
-    condition: Callable[[], bool], message: str, seconds: float = WAIT_SECONDS
-) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.02)
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool]], message: str) -> None:
-    """Poll a condition that has no event to await (a key expiring inside Redis)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not await condition():
-        assert time.monotonic() < deadline, message
-        await asyncio.sleep(0.05)
 
 
 def redis_settings(url: str, **changes: Any) -> Settings:
@@ -205,7 +188,7 @@ async def test_users_of_a_killed_process_go_offline_after_the_expiry(
             async def gone() -> bool:
                 return await presence.online([sol.id, sam.id]) == set()
 
-            await wait_until(gone, "the killed process's users never went offline")
+            await until(gone, WAIT_SECONDS, "the killed process's users never went offline")
             sent = await bea.sent(chat_id, "nobody is connected any more")
             for user in (sol, sam):
                 [notification] = await notifications_of(user)
@@ -237,14 +220,14 @@ async def test_presence_changes_made_while_redis_is_frozen_are_repaired_after_it
             async def recorded_on_a() -> bool:
                 return on_a.local.users() == [sam.id] and on_a.dirty >= {sol.id, sam.id}
 
-            await wait_until(recorded_on_a, "A never took in the changes")
+            await until(recorded_on_a, WAIT_SECONDS, "A never took in the changes")
         finally:
             redis_server.thaw()
 
         async def repaired() -> bool:
             return await on_b.online([sol.id, sam.id]) == {sam.id} and not on_a.dirty
 
-        await wait_until(repaired, "Redis still holds what the freeze left")
+        await until(repaired, WAIT_SECONDS, "Redis still holds what the freeze left")
         sent = await bea.sent(chat_id, "Sol left during the freeze, Sam came")
         [notification] = await notifications_of(sol)
         assert notification["messageId"] == sent["_id"]
@@ -271,7 +254,7 @@ async def test_presence_lost_by_redis_is_written_again_from_the_process(
         async def restored() -> bool:
             return await on_b.online([sol.id]) == {sol.id}
 
-        await wait_until(restored, "the process never wrote its sockets back")
+        await until(restored, WAIT_SECONDS, "the process never wrote its sockets back")
 
 
 async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
@@ -323,7 +306,7 @@ async def test_with_redis_frozen_sends_skip_redis_and_stay_fast(
         async def recovered() -> bool:
             return breaker.closed
 
-        await wait_until(recovered, "the breaker never closed after Redis came back")
+        await until(recovered, WAIT_SECONDS, "the breaker never closed after Redis came back")
         await bea.sent(chat_id, "Redis is back")
         assert await notification_count(sam) == 202
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -34,7 +33,8 @@ from impl.realtime.redis_guard import GuardedRedisManager
 from impl.settings import Settings
 from impl.store import Store
 from impl.store.database import connect
-from sockets_support import Socket, Sockets, free_port, notifications_of, serving
+from polling import until
+from sockets.support import Socket, Sockets, free_port, notifications_of, serving
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -106,10 +106,11 @@ async def subscribers(url: str, channel: str | None = None) -> int:
 
 async def wait_for_subscribers(url: str, at_least: int, channel: str | None = None) -> None:
     """Until both instances listen on the channel: a publish before that would be lost."""
-    deadline = time.monotonic() + 5
-    while await subscribers(url, channel) < at_least:
-        assert time.monotonic() < deadline, "the instances never subscribed to Redis"
-        await asyncio.sleep(0.01)
+
+    async def subscribed() -> bool:
+        return await subscribers(url, channel) >= at_least
+
+    await until(subscribed, 5, "the instances never subscribed to Redis")
 
 
 @dataclass

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 import pytest
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -26,52 +25,14 @@ from benchmarks.soak.services import rss_kib
 from conftest import assert_problem, empty_server
 from impl.app import ChatApp, create_app
 from impl.launcher import Launched
-from impl.serve import bind, server_for
 from impl.settings import MIB, Settings
 from impl.tokens import issue_token
 from impl.web.context import bind_services, unbind_services
+from inprocess import Served, served
 
 BOUND = 1  # seconds, the configured header and body timeouts
 WITHIN = 8.0  # how long a test waits for the bound to show, load included
 UNKNOWN_CHAT = "0123456789abcdef01234567"
-
-
-@dataclass
-class Served:
-    app: ChatApp
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@asynccontextmanager
-async def served(
-    settings: Settings,
-    shared: ChatApp | None = None,
-    parser: type[asyncio.Protocol] = AutoHTTPProtocol,
-) -> AsyncIterator[Served]:
-    """A real server for `settings` on a free port: of the `shared` app (built with those
-    settings) when given, else of an app of its own, closed afterwards; `parser` is
-    uvicorn's HTTP protocol (by default the one uvicorn prefers)."""
-    app = shared or create_app(settings)
-    listener = bind("127.0.0.1", 0)
-    server = server_for(app, settings, log_level="warning", parser=parser)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield Served(app, "127.0.0.1", listener.getsockname()[1])
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        listener.close()
-        if shared is None:
-            app.close()
 
 
 BOUNDED = Settings(header_timeout_seconds=BOUND, body_timeout_seconds=BOUND)
@@ -84,7 +45,7 @@ def bounded_app() -> ChatApp:
 
 @pytest.fixture
 async def server(bounded_app: ChatApp) -> AsyncIterator[Served]:
-    async with served(BOUNDED, bounded_app) as s:
+    async with served(bounded_app) as s:
         async with httpx.AsyncClient(base_url=s.url) as client:
             await empty_server(client)
         yield s
@@ -161,7 +122,7 @@ def request_head(size: int, lines: int = 2) -> bytes:
 @pytest.fixture(params=list(PARSERS))
 async def any_parser(request: pytest.FixtureRequest, bounded_app: ChatApp) -> AsyncIterator[Served]:
     """The bounded app served with each of uvicorn's HTTP parsers in turn."""
-    async with served(BOUNDED, bounded_app, PARSERS[request.param]) as s:
+    async with served(bounded_app, PARSERS[request.param]) as s:
         yield s
 
 

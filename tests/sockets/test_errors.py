@@ -15,19 +15,7 @@ import pytest
 
 from conftest import Api
 from impl.realtime.presence import LocalPresence
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    UNKNOWN_ID,
-    Sockets,
-    World,
-    app_fixture,
-    build_world,
-    direct_chat,
-    failure_code,
-    live_fixture,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import UNKNOWN_ID, Sockets, World, build_world, direct_chat, failure_code
 
 SOCKET_LOG = "impl.realtime.sockets"
 

@@ -17,20 +17,7 @@ from conftest import Api
 from impl.app import ChatApp, create_app
 from impl.settings import Settings
 from impl.tokens import issue_token
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    UNKNOWN_ID,
-    Sockets,
-    app_fixture,
-    direct_chat,
-    free_port,
-    live_fixture,
-    module_world,
-    serving,
-    set_status,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import UNKNOWN_ID, Sockets, direct_chat, free_port, serving, set_status
 
 
 def b64url(data: dict[str, Any]) -> str:

@@ -9,18 +9,7 @@ import pytest
 
 from conftest import Api
 from impl.settings import Settings
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    Sockets,
-    World,
-    app_fixture,
-    build_world,
-    direct_chat,
-    failure_code,
-    live_fixture,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import Sockets, World, build_world, direct_chat, failure_code
 
 BURST = 5
 PAYLOAD_LIMIT = 200

@@ -1,23 +1,15 @@
-"""Helpers for the Socket.IO tests: a real uvicorn server per app, clients that check every
-event and acknowledgement they get against asyncapi.yaml, and barriers that prove an event
-did *not* arrive without sleeping.
+"""Helpers for the Socket.IO tests: a real server per app, clients that check every event
+and acknowledgement they get against asyncapi.yaml, and barriers that prove an event
+did *not* arrive without sleeping. The fixtures built on them are in this package's
+conftest.py.
 
-    serving(app)          uvicorn on a free 127.0.0.1 port, inside the test's event loop
+    serving(app)          the production server on a free 127.0.0.1 port (tests/inprocess.py)
     Socket                one python-socketio AsyncClient (aiohttp transport) for one user
     raw_engineio(url)     an Engine.IO websocket that sends packets as written (`RawEngineIO`),
                           for clients that break the protocol on purpose
     Sockets               opens sockets for a test and closes them all afterwards
     World / build_world   an app and the seams it was built with (store, clock, presence)
-    live / sockets        the fixtures: the `app` fixture served, and a `Sockets` for it
-    world / app / settings   one world per test module, emptied and its clock reset per test
-    (and the small helpers the socket test modules share: `failure_code`, `until`, ...)
-
-A test module imports the fixtures it uses (`app_fixture`, `live_fixture`, ...); each is
-registered under the name without `_fixture`, and overrides conftest's fixture of that name.
-Building an app costs about 0.3 s (Connexion reads the whole spec), so a module of many
-short socket tests shares one, the way a client would use `POST /api/dev/reset`; each
-test still gets its own uvicorn server in its own event loop. A module that needs other
-seams (a listener on every emitted event, a failing presence) overrides `module_world`.
+    (and the small helpers the socket test modules share: `failure_code`, ...)
 
 Proving absence: python-socketio handles an event before any packet that arrives after it,
 and the server writes a socket's packets in order. So once an acknowledgement to a client
@@ -31,7 +23,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +32,6 @@ import aiohttp
 import httpx
 import pytest
 import socketio
-import uvicorn
 
 from asyncapi_contract import validate_ack, validate_schema, validate_server_event
 from conftest import Api, User
@@ -52,6 +43,7 @@ from impl.realtime.presence import LocalPresence
 from impl.settings import Settings
 from impl.store import Store
 from impl.store.database import connect
+from inprocess import served
 
 EVENT_TIMEOUT = 5.0
 # A well-formed chat id no chat has: leaving its room is a harmless round trip.
@@ -70,33 +62,9 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serving(app: ChatApp) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn on a free port; yield its base URL; stop it afterwards."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # Stops python-engineio's client monitor; it runs once per app (the first server
-        # of a shared app) and a second shutdown would fail.
-        if app.sio.eio.service_task_handle is not None:
-            await app.sio.shutdown()
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    """`app` served by the production server on a free port; its base URL."""
+    async with served(app) as server:
+        yield server.url
 
 
 async def notifications_of(user: User) -> list[dict[str, Any]]:
@@ -332,42 +300,6 @@ def build_world(
     return World(app, store, clock, presence)
 
 
-@pytest.fixture(scope="module")
-def module_world() -> World:
-    return build_world()
-
-
-@pytest.fixture(name="world")
-def world_fixture(module_world: World) -> World:
-    """The module's world, reset."""
-    module_world.reset()
-    return module_world
-
-
-@pytest.fixture(name="app")
-def app_fixture(world: World) -> ChatApp:
-    return world.app
-
-
-@pytest.fixture(name="settings")
-def settings_fixture(app: ChatApp) -> Settings:
-    return app.services.settings
-
-
-@pytest.fixture(name="live")
-async def live_fixture(app: ChatApp) -> AsyncIterator[str]:
-    """The `app` fixture served by a real uvicorn; its base URL."""
-    async with serving(app) as url:
-        yield url
-
-
-@pytest.fixture(name="sockets")
-async def sockets_fixture(live: str) -> AsyncIterator[Sockets]:
-    opened = Sockets(live)
-    yield opened
-    await opened.close_all()
-
-
 async def direct_chat(api: Api) -> tuple[User, User, str]:
     """New users `a` and `b` and their direct chat."""
     a, b = await api.user("a"), await api.user("b")
@@ -377,14 +309,6 @@ async def direct_chat(api: Api) -> tuple[User, User, str]:
 async def set_status(api: Api, user: User, status: str) -> None:
     r = await api.client.patch(f"/api/dev/users/{user.id}", json={"status": status})
     assert r.status_code == 200, r.text
-
-
-async def until(condition: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
-    """Wait for a server-side state the client cannot observe (a socket's disconnect)."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def events_after(user: User, chat_id: str, after_seq: int) -> httpx.Response:

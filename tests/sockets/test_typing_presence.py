@@ -14,20 +14,8 @@ from conftest import Api, User
 from impl.app import ChatApp
 from impl.realtime.presence import LocalPresence
 from impl.settings import Settings
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    Sockets,
-    World,
-    app_fixture,
-    direct_chat,
-    failure_code,
-    live_fixture,
-    module_world,
-    notifications_of,
-    settings_fixture,
-    sockets_fixture,
-    until,
-    world_fixture,
-)
+from polling import until
+from sockets.support import Sockets, World, direct_chat, failure_code, notifications_of
 
 
 class TestTyping:

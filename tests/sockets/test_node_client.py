@@ -17,10 +17,9 @@ import pytest
 
 from asyncapi_contract import validate_ack, validate_schema, validate_server_event
 from conftest import Api
-from sockets_support import live_fixture  # noqa: F401  (fixture: live)
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(__file__).resolve().parent / "node" / "interop.mjs"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).resolve().parents[1] / "node" / "interop.mjs"
 CLIENT_PACKAGE = ROOT / "node_modules" / "socket.io-client" / "package.json"
 NODE = shutil.which("node")
 STEP_TIMEOUT = 10.0

@@ -11,18 +11,7 @@ import pytest
 from conftest import Api
 from impl.app import ChatApp
 from impl.domain.effects import user_room
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    UNKNOWN_ID,
-    Sockets,
-    app_fixture,
-    direct_chat,
-    failure_code,
-    live_fixture,
-    module_world,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import UNKNOWN_ID, Sockets, direct_chat, failure_code
 
 
 class TestRooms:

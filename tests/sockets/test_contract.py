@@ -16,17 +16,7 @@ from asyncapi_contract import SERVER_EVENTS, validate_server_event
 from conftest import Api
 from impl.app import ChatApp
 from impl.resources import OPENAPI_PATH
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    NO_CHAT,
-    Sockets,
-    World,
-    app_fixture,
-    build_world,
-    live_fixture,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import NO_CHAT, Sockets, World, build_world
 
 
 def operation_table() -> list[tuple[str, re.Pattern[str], str]]:

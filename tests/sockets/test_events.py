@@ -7,17 +7,7 @@ from __future__ import annotations
 from asyncapi_contract import validate_server_event
 from conftest import Api, assert_problem
 from impl.app import ChatApp
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    Sockets,
-    app_fixture,
-    direct_chat,
-    events_after,
-    live_fixture,
-    module_world,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import Sockets, direct_chat, events_after
 
 RETENTION_SECONDS = 7 * 24 * 3600
 

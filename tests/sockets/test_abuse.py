@@ -19,23 +19,17 @@ from bson import ObjectId
 from asyncapi_contract import CLIENT_EVENTS
 from conftest import Api
 from impl.settings import Settings
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
+from sockets.support import (
     EVENT_TIMEOUT,
     UNKNOWN_ID,
     Sockets,
     World,
-    app_fixture,
     build_world,
     direct_chat,
     failure_code,
-    live_fixture,
-    module_world,
     notifications_of,
     raw_engineio,
     set_status,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
 )
 
 GARBAGE_CODES = {"VALIDATION_FAILED", "PAYLOAD_TOO_LARGE"}

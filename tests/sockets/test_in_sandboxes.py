@@ -9,16 +9,7 @@ import asyncio
 from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
-from sockets_support import (  # noqa: F401  (fixtures: world, app, settings, live, sockets)
-    Sockets,
-    app_fixture,
-    live_fixture,
-    module_world,
-    notifications_of,
-    settings_fixture,
-    sockets_fixture,
-    world_fixture,
-)
+from sockets.support import Sockets, notifications_of
 
 
 async def test_events_stay_in_their_sandbox(api: Api, sockets: Sockets) -> None:
