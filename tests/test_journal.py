@@ -315,3 +315,23 @@ async def test_a_removed_sandboxs_journal_frees_its_bytes(api: Api, app: ChatApp
     r = await api.client.delete("/api/dev/sandboxes/gone")
     assert r.status_code == 200
     assert budget.used == before
+
+
+async def test_a_rest_entry_keeps_its_kind_and_its_response(api: Api) -> None:
+    a, b = await sandbox_user(api, "w1", "a"), await sandbox_user(api, "w1", "b")
+    chat_id = await a.direct_chat(b)
+    sent = await a.send(chat_id, "hi")
+    entry = (await journal(api, "w1", operationId="send_message"))[0]
+    assert (entry["kind"], entry["bearer"], entry["contentType"]) == (
+        "rest",
+        True,
+        "application/json",
+    )
+    response = entry["response"]
+    assert response["body"] == sent.json() and response["bodyTruncated"] is False
+    assert response["size"] == len(sent.content)
+    assert response["headers"]["x-ratelimit-limit"] == sent.headers["x-ratelimit-limit"]
+    assert set(response["headers"]) <= {"content-type", "x-ratelimit-limit"} | {
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
