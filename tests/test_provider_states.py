@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import Api, assert_problem
-from impl.app import load_spec
-from impl.devkit.provider_states import STATES
+from impl.app import create_app, load_spec
+from impl.devkit.provider_states import MOST_SENDS, STATES
+from impl.settings import Settings
 
 CHAT = "buyer and seller have a direct chat with 3 messages"
 
@@ -108,3 +110,16 @@ async def test_the_empty_state_makes_nothing(api: Api) -> None:
 async def test_an_unknown_state_is_refused(api: Api) -> None:
     r = await api.client.post("/api/dev/provider-states", json={"state": "a unicorn"})
     assert_problem(r, 400, "VALIDATION_FAILED")
+
+
+async def test_a_rate_limit_too_high_to_use_up_is_refused_and_leaves_nothing() -> None:
+    app = create_app(Settings(rate_limit=MOST_SENDS + 1))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        r = await client.post(
+            "/api/dev/provider-states", json={"state": "the buyer's rate limit is used up"}
+        )
+        assert_problem(r, 409, "STATE_TOO_COSTLY")
+        listed = (await client.get("/api/dev/sandboxes")).json()["data"]["sandboxes"]
+        assert [s["name"] for s in listed] == ["default"]

@@ -31,12 +31,15 @@ from typing import Any
 from impl.devkit.sandboxes import current_sandboxes
 from impl.domain import chats, dev, messages
 from impl.domain.services import Call, Caller
+from impl.errors import Conflict
 from impl.store import Doc
 
 Values = dict[str, Any]
 # What the verifier posts when an interaction names no state: nothing to make.
 NO_STATE = ""
 CONVERSATION = ("Is it still for sale?", "Yes, it is.", "Great, I will take it.")
+# The most real sends one setup makes (the used-up rate limit sends CHAT_RATE_LIMIT).
+MOST_SENDS = 1000
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,15 @@ def chat_with_three_messages(call: Call) -> Values:
 
 
 def rate_limit_used_up(call: Call) -> Values:
-    """The buyer has sent as many messages as the window allows, through real sends."""
+    """The buyer has sent as many messages as the window allows, through real sends (at
+    most MOST_SENDS: a server whose limit is higher cannot make this state)."""
+    limit = call.settings.rate_limit
+    if limit > MOST_SENDS:
+        raise Conflict(
+            f"this state sends CHAT_RATE_LIMIT ({limit}) messages; this server can make it "
+            f"only with a limit of at most {MOST_SENDS}",
+            code="STATE_TOO_COSTLY",
+        )
     buyer, values = _direct_chat(call, 0)
     for n in range(call.settings.rate_limit):
         messages.send(buyer, values["chatId"], {"content": f"message {n + 1}"})
