@@ -11,7 +11,7 @@ from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
 from impl.app import ChatApp
-from impl.devkit.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Journal, JournalBudget
+from impl.devkit.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Filter, Journal, JournalBudget
 from impl.devkit.redaction import REDACTED, cut_utf8
 
 
@@ -335,3 +335,13 @@ async def test_a_rest_entry_keeps_its_kind_and_its_response(api: Api) -> None:
         "x-ratelimit-remaining",
         "x-ratelimit-reset",
     }
+
+
+def test_each_kind_keeps_its_own_last_entries() -> None:
+    kept = Journal(capacity=2)
+    kept.add({"kind": "rest", "operationId": "list_chats", "n": 0})
+    for n in range(1, 6):
+        kept.add({"kind": "socket", "event": "new-message", "n": n})
+    assert [e["n"] for e in kept.recent()] == [5, 4, 0]
+    assert [e["n"] for e in kept.recent(Filter(kind="socket"))] == [5, 4]
+    assert [e["n"] for e in kept.oldest_first(Filter(kind="rest"))] == [0]

@@ -12,8 +12,10 @@ from typing import Any
 from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api
+from impl.app import create_app
 from impl.devkit.journal import BODY_LIMIT
 from impl.devkit.redaction import REDACTED
+from impl.settings import Settings
 from polling import until
 from sockets.support import Sockets
 
@@ -118,3 +120,10 @@ async def test_a_removed_sandbox_journals_nothing_more(api: Api, sockets: Socket
     await api.client.delete("/api/dev/sandboxes/w1")
     await asyncio.wait_for(page.disconnected.wait(), 2)
     assert await socket_journal(api, "w1") == []
+
+
+def test_with_dev_endpoints_off_no_socket_is_observed() -> None:
+    """Nothing is recorded, and nothing computed for it (no room's participants listed)."""
+    app = create_app(Settings(dev=False))
+    runner = app.services.effects
+    assert app.sockets.observer is None and getattr(runner, "observer", "?") is None
