@@ -11,6 +11,10 @@ A payload is checked against the event's schema (`room_request`, `chat_request`)
 the handler runs, and a failure is `VALIDATION_FAILED`; the handler gets the chat id. Any
 error that is not one of the API's own (`DomainError`) is a fault of the server, not of the
 client: it is logged with its traceback and acknowledged as `INTERNAL_ERROR`.
+
+With dev endpoints on, an observer (impl.realtime.observer, the dev kit's socket journal)
+hears each connect, each client event with its acknowledgement and, when the event's name,
+size or payload broke asyncapi.yaml, why; and each disconnect with its reason.
 """
 
 from __future__ import annotations
