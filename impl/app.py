@@ -25,6 +25,7 @@ from impl.clock import Clock
 from impl.devkit.faults import FaultInjector
 from impl.devkit.journal import JournalRecorder
 from impl.devkit.sandboxes import DEFAULT, Sandbox, Sandboxes, SandboxRouter, current_sandbox
+from impl.devkit.socket_journal import SocketJournal
 from impl.domain.services import Presence, Services
 from impl.lifecycle import Lifecycle
 from impl.realtime.emit import EffectRunner, EmitListener, notify_offline
@@ -200,7 +201,11 @@ def create_app(
     clock = Clock() if clock is None else clock
     presence = presence_for(settings) if presence is None else presence
     sio = socket_server(settings, origin_rule(settings), presence)
-    effects = EffectRunner(sio, presence, notify_offline, emit_listeners)
+    # the sandboxes are made below, from services that need the runner: looked up late
+    socket_journal = (
+        SocketJournal(lambda name: sandboxes.get(name)) if settings.dev_enabled else None
+    )
+    effects = EffectRunner(sio, presence, notify_offline, emit_listeners, socket_journal)
 
     def world(world_store: Store, world_clock: Clock, sandbox: str = DEFAULT) -> Services:
         return Services(settings, world_store, world_clock, presence, effects, sandbox=sandbox)
@@ -216,7 +221,7 @@ def create_app(
 
     routes = Routes(served.openapi)
     sandboxes = Sandboxes(services, make_sandbox, drop_sandbox, routes)
-    sockets = ChatSockets(sio, services, sandboxes.services_of)
+    sockets = ChatSockets(sio, services, sandboxes.services_of, socket_journal)
     sandboxes.removal_listeners.append(lambda sandbox: sockets.close_world(sandbox.services))
     lifecycle = Lifecycle(services, sio)
     rest = connexion_app(settings, served.openapi, routes)

@@ -9,7 +9,7 @@ discovered (the domain, the store, the dev kit, the edge), rendered once by the 
     ├── NotFound              NOT_FOUND
     ├── RequestTimeout        REQUEST_TIMEOUT (a body that stopped arriving)
     ├── Conflict              CONFLICT / MESSAGE_DELETED / IDEMPOTENCY_CONFLICT /
-    │                         SANDBOX_LIMIT / FAULT_LIMIT
+    │                         SANDBOX_LIMIT / FAULT_LIMIT / STATE_TOO_COSTLY
     ├── Gone                  RESYNC_REQUIRED (with latestSeq)
     ├── PayloadTooLarge       PAYLOAD_TOO_LARGE / FILE_TOO_LARGE (with maxBytes)
     ├── UnsupportedMediaType  UNSUPPORTED_MEDIA_TYPE / UNSUPPORTED_FILE_TYPE

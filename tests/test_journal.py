@@ -11,7 +11,7 @@ from test_sandboxes import in_sandbox, sandbox_user
 
 from conftest import Api, assert_problem
 from impl.app import ChatApp
-from impl.devkit.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Journal, JournalBudget
+from impl.devkit.journal import BODY_LIMIT, CAPACITY, QUERY_LIMIT, Filter, Journal, JournalBudget
 from impl.devkit.redaction import REDACTED, cut_utf8
 
 
@@ -315,3 +315,33 @@ async def test_a_removed_sandboxs_journal_frees_its_bytes(api: Api, app: ChatApp
     r = await api.client.delete("/api/dev/sandboxes/gone")
     assert r.status_code == 200
     assert budget.used == before
+
+
+async def test_a_rest_entry_keeps_its_kind_and_its_response(api: Api) -> None:
+    a, b = await sandbox_user(api, "w1", "a"), await sandbox_user(api, "w1", "b")
+    chat_id = await a.direct_chat(b)
+    sent = await a.send(chat_id, "hi")
+    entry = (await journal(api, "w1", operationId="send_message"))[0]
+    assert (entry["kind"], entry["bearer"], entry["contentType"]) == (
+        "rest",
+        True,
+        "application/json",
+    )
+    response = entry["response"]
+    assert response["body"] == sent.json() and response["bodyTruncated"] is False
+    assert response["size"] == len(sent.content)
+    assert response["headers"]["x-ratelimit-limit"] == sent.headers["x-ratelimit-limit"]
+    assert set(response["headers"]) <= {"content-type", "x-ratelimit-limit"} | {
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
+
+
+def test_each_kind_keeps_its_own_last_entries() -> None:
+    kept = Journal(capacity=2)
+    kept.add({"kind": "rest", "operationId": "list_chats", "n": 0})
+    for n in range(1, 6):
+        kept.add({"kind": "socket", "event": "new-message", "n": n})
+    assert [e["n"] for e in kept.recent()] == [5, 4, 0]
+    assert [e["n"] for e in kept.recent(Filter(kind="socket"))] == [5, 4]
+    assert [e["n"] for e in kept.oldest_first(Filter(kind="rest"))] == [0]

@@ -1,5 +1,6 @@
 """The contract-testing kit behind `/api/dev`: sandboxes, injected faults, the request
-journal, dropping sockets, and the reset that empties a sandbox.
+journal (REST and Socket.IO) and its HAR export, Pact provider states, dropping sockets,
+and the reset that empties a sandbox.
 
 Faults and the journal are about HTTP requests and operationIds, and sandboxes are
 worlds of `Services` that the HTTP edge binds per request, so their operations live
@@ -14,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from impl.clock import isoformat
+from impl.devkit import har, provider_states
 from impl.devkit.faults import Fault
-from impl.devkit.journal import Entry
+from impl.devkit.journal import REST, Entry, Filter
 from impl.devkit.sandboxes import Sandbox, current_sandbox, current_sandboxes
 from impl.domain import dev
 from impl.domain.effects import DisconnectUser
@@ -42,10 +44,7 @@ def _sandbox_view(sandbox: Sandbox) -> dict[str, str]:
 async def remove_sandbox(call: Call, name: str) -> dict[str, str]:
     """Take the sandbox out (a request still running there stores nothing), close every
     socket bound to it, then drop its data."""
-    sandboxes = current_sandboxes()
-    removed = sandboxes.detach(name)
-    await sandboxes.removed(removed)
-    await call.services.run(sandboxes.drop, removed)
+    removed = await current_sandboxes().remove_with_sockets(name)
     return {"name": removed.name}
 
 
@@ -90,11 +89,34 @@ async def clear_faults(call: Call) -> dict[str, int]:
     return {"cleared": current_sandbox().faults.clear()}
 
 
-async def list_requests(call: Call, operation_id: str | None, limit: int) -> dict[str, list[Entry]]:
+async def list_requests(
+    call: Call,
+    operation_id: str | None,
+    limit: int,
+    kind: str | None = None,
+    event: str | None = None,
+    user_id: str | None = None,
+) -> dict[str, list[Entry]]:
     if operation_id is not None:
         _known_operation(operation_id)
-    return {"requests": current_sandbox().journal.recent(operation_id, limit)}
+    wanted = Filter(kind, operation_id, event, user_id)
+    return {"requests": current_sandbox().journal.recent(wanted, limit)}
 
 
 async def clear_requests(call: Call) -> dict[str, int]:
     return {"cleared": current_sandbox().journal.clear()}
+
+
+async def export_har(call: Call) -> har.Har:
+    """The sandbox's REST exchanges, oldest first, as HAR 1.2."""
+    return har.archive(current_sandbox().journal.oldest_first(Filter(kind=REST)))
+
+
+async def change_provider_state(call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    """Set up (or tear down) a Pact provider state; the values its interaction needs."""
+    if body["state"] == provider_states.NO_STATE:
+        return {}
+    state = provider_states.STATES[body["state"]]
+    if body.get("action", "setup") == "teardown":
+        return await provider_states.tear_down(state)
+    return await provider_states.set_up(state)

@@ -22,6 +22,7 @@ Nothing here raises for any input.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -43,15 +44,22 @@ RAW_SCALAR = re.compile(r"[^,}\]\s]*")
 
 
 def is_secret_key(key: object) -> bool:
-    name = str(key).lower().replace("-", "").replace("_", "")
+    return _is_secret_name(str(key))
+
+
+# bodies repeat the same few keys (`_id`, `chatId`, ...): each name is judged once
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(key: str) -> bool:
+    name = key.lower().replace("-", "").replace("_", "")
     return SECRET_WORDS.search(name) is not None
 
 
 def scrub_text(text: str, token: str | None = None) -> str:
     """`text` without the caller's token or any JWT-shaped run."""
-    if token:
+    if token and token in text:
         text = text.replace(token, REDACTED)
-    return JWT_SHAPED.sub(REDACTED, text)
+    # a JWT-shaped run starts `eyJ`: text without one is left as it is, unsearched
+    return JWT_SHAPED.sub(REDACTED, text) if "eyJ" in text else text
 
 
 def redacted(value: Any, token: str | None = None, depth: int = 0) -> Any:

@@ -199,6 +199,13 @@ class Sandboxes:
         for listener in self.removal_listeners:
             await listener(sandbox)
 
+    async def remove_with_sockets(self, name: str) -> Sandbox:
+        """Detach it, close its sockets (the listeners), then drop its data."""
+        removed = self.detach(name)
+        await self.removed(removed)
+        await removed.services.run(self.drop, removed)
+        return removed
+
     def remove(self, name: str) -> Sandbox:
         """Detach and drop at once (a sandbox no socket can have reached yet)."""
         sandbox = self.detach(name)

@@ -2,8 +2,9 @@
 
 `EffectRunner` holds the Socket.IO server; every server-to-client event of asyncapi.yaml
 leaves through `emit`, in the order the domain queued it. What it needs is handed to its
-constructor by the composition root: the notifier that writes offline notifications, and
-the listeners that see every emitted event (tests check each payload against asyncapi.yaml).
+constructor by the composition root: the notifier that writes offline notifications, the
+listeners that see every emitted event (tests check each payload against asyncapi.yaml),
+and, with dev endpoints on, the observer that journals which sockets each event reached.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socketio
 from impl.domain import notifications
 from impl.domain.effects import DisconnectUser, Effect, Emit, LeaveRoom, NotifyOffline, user_room
 from impl.domain.services import Presence, Services
+from impl.realtime.observer import SocketObserver
 
 log = logging.getLogger("impl.realtime.emit")
 
@@ -34,18 +36,31 @@ class EffectRunner:
         presence: Presence,
         notifier: Notifier,
         listeners: Sequence[EmitListener] = (),
+        observer: SocketObserver | None = None,
     ) -> None:
         self.sio = sio
         self.presence = presence
         self.notifier = notifier
         self.listeners = tuple(listeners)
+        self.observer = observer
 
     async def emit(self, effect: Emit) -> None:
         for listener in self.listeners:
             listener(effect.event, effect.payload)
+        if self.observer is not None:
+            self.observer.delivered(
+                effect.event, effect.room, effect.payload, self.recipients(effect)
+            )
         await self.sio.emit(
             effect.event, effect.payload, room=effect.room, skip_sid=effect.skip_sid
         )
+
+    def recipients(self, effect: Emit) -> list[str]:
+        """This process's sockets in the effect's room that it does not skip."""
+        skip = effect.skip_sid
+        skipped = {skip} if isinstance(skip, str) else set(skip or ())
+        room = self.sio.manager.get_participants("/", effect.room)
+        return [sid for sid, _ in room if sid not in skipped]
 
     async def run(self, effects: Iterable[Effect], services: Services) -> None:
         """Perform `effects`, queued by a write stored in `services`' world."""

@@ -11,6 +11,10 @@ A payload is checked against the event's schema (`room_request`, `chat_request`)
 the handler runs, and a failure is `VALIDATION_FAILED`; the handler gets the chat id. Any
 error that is not one of the API's own (`DomainError`) is a fault of the server, not of the
 client: it is logged with its traceback and acknowledged as `INTERNAL_ERROR`.
+
+With dev endpoints on, an observer (impl.realtime.observer, the dev kit's socket journal)
+hears each connect, each client event with its acknowledgement and, when the event's name,
+size or payload broke asyncapi.yaml, why; and each disconnect with its reason.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from impl.domain.effects import Emit, chat_room, user_room
 from impl.domain.input_rules import parse_id
 from impl.domain.services import Services
 from impl.errors import DomainError, RateLimited, Unauthorized, ValidationFailed
+from impl.realtime.observer import SocketObserver
 from impl.tokens import SANDBOX_CLAIM, claims_of
 
 # The services of the sandbox of a given name, None when there is none.
@@ -162,23 +167,30 @@ def refused(code: str, detail: str) -> socketio.exceptions.ConnectionRefusedErro
 
 class ChatSockets:
     """`services` is the default world's; a socket whose token was issued in a sandbox
-    works with that sandbox's services for as long as it is connected (`services_of`)."""
+    works with that sandbox's services for as long as it is connected (`services_of`).
+    An `observer` (the dev kit's socket journal) hears of connects, client events with
+    their acknowledgements, and disconnects."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, services: Services, worlds: WorldFinder | None = None
+        self,
+        sio: socketio.AsyncServer,
+        services: Services,
+        worlds: WorldFinder | None = None,
+        observer: SocketObserver | None = None,
     ) -> None:
         self.sio = sio
         self.services = services
         self.worlds = worlds
+        self.observer = observer
         self.socket_services: dict[str, Services] = {}
         self.buckets: dict[str, Bucket] = {}
         self.typing_throttle = TypingThrottle(services.settings.typing_throttle_ms)
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
-        sio.on("join-chat-room", self.guarded(self.join, room_request))
-        sio.on("leave-chat-room", self.guarded(self.leave, room_request))
-        sio.on("typing-start", self.guarded(self.typing_start, chat_request))
-        sio.on("typing-stop", self.guarded(self.typing_stop, chat_request))
+        sio.on("join-chat-room", self.guarded("join-chat-room", self.join, room_request))
+        sio.on("leave-chat-room", self.guarded("leave-chat-room", self.leave, room_request))
+        sio.on("typing-start", self.guarded("typing-start", self.typing_start, chat_request))
+        sio.on("typing-stop", self.guarded("typing-stop", self.typing_stop, chat_request))
         sio.on("*", self.unknown)
 
     def is_connected(self, sid: str) -> bool:
@@ -211,6 +223,8 @@ class ChatSockets:
             settings.socket_event_burst, settings.socket_event_refill_per_second
         )
         log.info("socket connected sid=%s user=%s sandbox=%s", sid, user["_id"], services.sandbox)
+        if self.observer is not None:
+            self.observer.connected(sid, services.sandbox, str(user["_id"]))
         return None
 
     def sandbox_services(self, name: str | None) -> Services:
@@ -244,6 +258,8 @@ class ChatSockets:
             await services.presence.remove(user_id, sid)
         reason = args[0] if args else None
         log.info("socket disconnected sid=%s user=%s reason=%s", sid, user_id, reason)
+        if self.observer is not None:
+            self.observer.disconnected(sid, None if reason is None else str(reason))
         return None
 
     def has_other_socket(self, user_id: str, sid: str) -> bool:
@@ -253,8 +269,21 @@ class ChatSockets:
 
     async def unknown(self, event: Any, sid: str, *args: Any) -> Ack:
         if not self.take(sid):
-            return failed("RATE_LIMITED", "too many events; slow down")
-        return failed("UNKNOWN_EVENT", f"{str(event)[:64]!r} is not an event this server accepts")
+            ack = failed("RATE_LIMITED", "too many events; slow down")
+        else:
+            ack = failed(
+                "UNKNOWN_EVENT", f"{str(event)[:64]!r} is not an event this server accepts"
+            )
+        self.observe(sid, str(event), args, ack, "not an event of asyncapi.yaml")
+        return ack
+
+    def observe(
+        self, sid: str, event: str, args: tuple[Any, ...], ack: Ack, violation: str | None
+    ) -> None:
+        """Tell the observer what a client sent (its one payload, or all its arguments)."""
+        if self.observer is not None:
+            payload = args[0] if len(args) == 1 else list(args) or None
+            self.observer.client_event(sid, event, payload, ack, violation)
 
     def take(self, sid: str) -> bool:
         bucket = self.buckets.get(sid)
@@ -277,30 +306,46 @@ class ChatSockets:
         await services.run(active_user, services.store, ObjectId(user_id))
         return user_id
 
-    def guarded(self, handler: Handler, rule: PayloadRule) -> Callable[..., Awaitable[Ack]]:
+    def guarded(
+        self, event: str, handler: Handler, rule: PayloadRule
+    ) -> Callable[..., Awaitable[Ack]]:
         """`handler` behind the event budget, the size limit, the user check and the
-        payload's schema (`rule`); every outcome is an acknowledgement."""
+        payload's schema (`rule`); every outcome is an acknowledgement. A payload refused
+        by the size limit or the schema is a violation of asyncapi.yaml, and the observer
+        hears why."""
 
         async def run(sid: str, *args: Any) -> Ack:
+            violation: str | None = None
             try:
                 if not self.take(sid):
                     raise RateLimited("too many events; slow down")
-                data = single_payload(args)
-                limit = self.services.settings.socket_max_payload_bytes
-                if payload_size(data) > limit:
-                    raise ValidationFailed(
-                        f"payload is larger than {limit} bytes",
-                        code="PAYLOAD_TOO_LARGE",
-                    )
-                user_id = await self.allowed_user(sid)
-                return await handler(sid, user_id, rule(data))
+                try:
+                    data = self.checked_payload(args)
+                    user_id = await self.allowed_user(sid)
+                    chat_id = rule(data)
+                except ValidationFailed as exc:
+                    violation = str(exc.detail)
+                    raise
+                ack = await handler(sid, user_id, chat_id)
             except DomainError as exc:
-                return failed(exc.code, str(exc.detail))
+                ack = failed(exc.code, str(exc.detail))
             except Exception:
                 log.exception("socket event %s from sid=%s failed", handler.__name__, sid)
-                return failed("INTERNAL_ERROR", "the event could not be handled")
+                ack = failed("INTERNAL_ERROR", "the event could not be handled")
+            self.observe(sid, event, args, ack, violation)
+            return ack
 
         return run
+
+    def checked_payload(self, args: tuple[Any, ...]) -> Any:
+        """The event's one payload, within the size limit."""
+        data = single_payload(args)
+        limit = self.services.settings.socket_max_payload_bytes
+        if payload_size(data) > limit:
+            raise ValidationFailed(
+                f"payload is larger than {limit} bytes", code="PAYLOAD_TOO_LARGE"
+            )
+        return data
 
     async def require_participant(self, sid: str, user_id: str, chat_id: ObjectId) -> None:
         services = self.services_of(sid)

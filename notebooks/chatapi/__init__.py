@@ -15,7 +15,7 @@ came with a barrier, never a sleep.
 """
 
 from .client import ChatAPI, User
-from .display import Aliases, reproducible_plots, table
+from .display import Aliases, reproducible_plots, silenced_stdout, table
 from .responses import Response
 from .server import Server
 from .sockets import Live, describe, side_by_side
@@ -30,5 +30,6 @@ __all__ = [
     "describe",
     "reproducible_plots",
     "side_by_side",
+    "silenced_stdout",
     "table",
 ]

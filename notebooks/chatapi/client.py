@@ -148,12 +148,25 @@ class ChatAPI:
         return await self.dev("POST", "/api/dev/sockets/disconnect", body)
 
     async def list_dev_requests(self, **query: Any) -> Response:
-        """GET /api/dev/requests?operationId=&limit= -> {requests}, newest first."""
+        """GET /api/dev/requests?operationId=&kind=&event=&userId=&limit= -> {requests},
+        newest first (REST requests and Socket.IO traffic)."""
         return await self.dev("GET", "/api/dev/requests", query=query)
 
     async def clear_dev_requests(self) -> Response:
         """DELETE /api/dev/requests -> {cleared}."""
         return await self.dev("DELETE", "/api/dev/requests")
+
+    async def export_dev_requests_har(self) -> Response:
+        """GET /api/dev/requests.har -> the sandbox's REST exchanges as HAR 1.2 (no envelope)."""
+        return await self.dev("GET", "/api/dev/requests.har")
+
+    async def set_dev_provider_state(
+        self, state: str, action: str = "setup", **params: Any
+    ) -> Response:
+        """POST /api/dev/provider-states {state, params, action}: what a Pact verifier
+        posts; a setup answers the values its interaction needs."""
+        body = {"state": state, "params": params, "action": action}
+        return await self.dev("POST", "/api/dev/provider-states", body)
 
     # Users.
 

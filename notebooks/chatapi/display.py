@@ -1,16 +1,21 @@
-"""What the notebooks show: ids, tokens and timestamps as stable placeholders, plain text
-tables, and plots that re-render identically."""
+"""What the notebooks show: ids, tokens, timestamps, durations and the server's address
+as stable placeholders, plain text tables, and plots that re-render identically."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 HEX_ID = re.compile(r"\b[0-9a-f]{24}\b")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
+LOCAL_SERVER = re.compile(r"http://(127\.0\.0\.1|localhost):\d+")
+# durations differ on every run; socket ids are random
+DURATION_KEYS = frozenset({"durationMs", "time", "wait"})
 
 # What an id is, judged by the key that holds it (or, for `_id`, by its parent's key).
 KIND_OF_KEY = {
@@ -75,8 +80,10 @@ class Aliases:
             self.register(value, KIND_OF_KEY.get(key or "", "id"))
 
     def text(self, text: str) -> str:
-        """The text with ids, tokens and timestamps replaced by placeholders."""
+        """The text with ids, tokens, timestamps and the server's address replaced by
+        placeholders."""
         text = JWT.sub("<token>", text)
+        text = LOCAL_SERVER.sub("<server>", text)
         text = TIMESTAMP.sub("<time>", text)
         return HEX_ID.sub(lambda m: self.register(m.group(0), "id"), text)
 
@@ -86,9 +93,13 @@ class Aliases:
             return {self.text(k): self.mask(v, k, cut) for k, v in value.items()}
         if isinstance(value, list):
             return [self.mask(v, key, cut) for v in value]
+        if key in DURATION_KEYS and isinstance(value, int | float):
+            return "<ms>"
         if isinstance(value, str):
-            if key == "token":
+            if key == "token" or (key or "").endswith("Token"):
                 return "<token>"
+            if key == "socketId":
+                return self.register(value, "socket")
             masked = self.text(value)
             if len(masked) > cut:
                 return f"{masked[: cut - 12]}... ({len(value)} characters)"
@@ -123,3 +134,18 @@ def reproducible_plots() -> None:
     except ImportError:  # outside IPython
         return
     set_matplotlib_formats("svg", metadata={"Date": None}, bbox_inches="tight")
+
+
+@contextlib.contextmanager
+def silenced_stdout() -> Iterator[None]:
+    """Nothing written to file descriptor 1 in the block is shown: for libraries that print
+    a report of their own, with timings, straight to it (Pact's verifier)."""
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)

@@ -18,6 +18,11 @@ foreign one, blocked on both.
 A third (sandboxes.mjs) runs two pages in two sandboxes at once, as two parallel test
 workers would: neither sees the other's messages, events or chats.
 
+Then a frontend's page taken out of the server's edge (frontend_bridge.mjs): what a real
+page emitted and received over Socket.IO, asserted through the journal; and a session
+recorded as HAR (checked by npm `har-validator`), replayed by the same page with
+Playwright's `routeFromHAR` after the server has stopped.
+
 Without Chromium or node the test is skipped, unless REQUIRE_BROWSER is set (CI sets it),
 in which case it fails and says what is missing.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +42,13 @@ import pytest
 import yaml
 
 from impl.domain.dev import DEMO_CAST
+from impl.launcher import Launched
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("docs_pages.mjs")
 CORS_SCRIPT = Path(__file__).with_name("cors_origins.mjs")
 SANDBOX_SCRIPT = Path(__file__).with_name("sandboxes.mjs")
+BRIDGE_SCRIPT = Path(__file__).with_name("frontend_bridge.mjs")
 LIVE_SERVER = ROOT / "tools" / "sdk" / "live_server.py"
 OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "test-output")) / "browser"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -179,3 +187,49 @@ def test_two_pages_in_two_sandboxes_see_only_their_own_messages_and_events() -> 
     assert first["history"] == ["apple 2", "apple 1", "apple 0"]
     assert second["history"] == ["pear 2", "pear 1", "pear 0"]
     assert report["crossed"] == [404, 404]
+
+
+def test_what_a_page_emitted_and_received_over_socketio_is_in_the_journal() -> None:
+    require_tools()
+    out = OUTPUT / "bridge"
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(LIVE_SERVER), "--log", str(out / "server.log"), "--"]
+    command += ["node", str(BRIDGE_SCRIPT), "sockets", "{url}", str(out)]
+
+    result = run(command, timeout=RUN_TIMEOUT_S)
+
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = load_json(out / "sockets.json")
+    assert [e["event"] for e in report["emitted"]] == [
+        "join-chat-room",
+        "typing-start",
+        "typing-start",
+        "typing-stop",
+    ]
+    assert report["emitted"][2]["violation"] == "payload must be {chatId}"
+    assert report["disconnects"] == 2
+
+
+def port_closed(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) != 0
+
+
+def test_a_recorded_session_replays_offline_from_its_har() -> None:
+    require_tools()
+    out = OUTPUT / "har"
+    out.mkdir(parents=True, exist_ok=True)
+    with Launched(log_path=out / "server.log") as server:
+        url = server.url
+        recorded = run(["node", str(BRIDGE_SCRIPT), "record", url, str(out)], RUN_TIMEOUT_S)
+    assert recorded.returncode == 0, f"{recorded.stdout}\n{recorded.stderr}"
+    assert port_closed(url), "the server still answers"
+
+    replayed = run(["node", str(BRIDGE_SCRIPT), "replay", url, str(out)], RUN_TIMEOUT_S)
+
+    assert replayed.returncode == 0, f"{replayed.stdout}\n{replayed.stderr}"
+    record, replay = load_json(out / "record.json"), load_json(out / "replay.json")
+    assert record["valid"] and record["entries"] == 3 and not record["tokenInHar"]
+    assert replay["rendered"] == record["rendered"]
+    assert record["rendered"]["shown"] == "Is it still for sale?"

@@ -1,8 +1,9 @@
 """The contract-testing kit under hostile use, as a property: whatever shapes of request
-hit the dev endpoints and the API (any method, path, sandbox header, query and body,
-faults and clock moves included), every answer is a success envelope or the contract's
-problem document, never an error nobody injected; and the server stays within its caps:
-sandboxes, pending faults, journal bytes, and so resident memory.
+hit the dev endpoints and the API (any method, path, sandbox header, query and body;
+faults, clock moves, provider states and HAR exports included), every answer is a
+success envelope (a HAR document for the export) or the contract's problem document,
+never an error nobody injected; and the server stays within its caps: sandboxes,
+pending faults, journal bytes, and so resident memory.
 
 One launched server with small caps takes `BUDGET.hostile_batches` generated batches of
 requests (their state carries over, as it would for a real client); its memory is read
@@ -24,6 +25,7 @@ from fuzzkit import BUDGET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from impl.devkit.provider_states import STATES
 from impl.launcher import Launched
 
 MAX_SANDBOXES = 6
@@ -43,6 +45,8 @@ DEV_PATHS = [
     "/api/dev/faults",
     "/api/dev/requests",
     "/api/dev/sockets/disconnect",
+    "/api/dev/requests.har",
+    "/api/dev/provider-states",
     "/api/dev/nonexistent",
     "/api/dev",
 ]
@@ -85,6 +89,10 @@ dev_bodies = st.one_of(
         },
     ),
     st.fixed_dictionaries({"participantIds": st.lists(printable, max_size=3)}),
+    st.fixed_dictionaries(
+        {"state": st.sampled_from(["", *STATES, "a unicorn"])},
+        optional={"action": st.sampled_from(["setup", "teardown", "explode"])},
+    ),
 )
 
 
@@ -125,7 +133,10 @@ def check_answer(r: httpx.Response, request: dict[str, Any]) -> None:
     where = f"{request['method']} {request['path']} -> {r.status_code}: {r.text[:300]}"
     if r.status_code < 400:
         assert kind.startswith("application/json"), where
-        assert r.json()["success"] is True, where
+        if request["path"] == "/api/dev/requests.har":
+            assert r.json()["log"]["version"] == "1.2", where
+        else:
+            assert r.json()["success"] is True, where
         return
     assert kind.startswith("application/problem+json"), where
     body = r.json()

@@ -182,14 +182,21 @@ async def drive_every_operation(api: Api, sockets: Sockets) -> None:
 
 
 async def drive_the_contract_testing_kit(api: Api) -> None:
-    """The dev operations of sandboxes, faults and the journal (they emit no event except
-    the disconnects, which this test's sockets see as a server-side close)."""
+    """The dev operations of sandboxes, faults, the journal and its HAR export, and Pact's
+    provider states (they emit no event except the disconnects, which this test's sockets
+    see as a server-side close)."""
     dev = api.client
     fault = {"operationId": "get_chat_stats", "status": 503, "times": 2}
     assert (await dev.post("/api/dev/faults", json=fault)).status_code == 201
     assert (await dev.get("/api/dev/faults")).status_code == 200
     assert (await dev.delete("/api/dev/faults")).status_code == 200
     assert (await dev.get("/api/dev/requests", params={"limit": 5})).status_code == 200
+    assert (await dev.get("/api/dev/requests.har")).status_code == 200
+    state = {"state": "a buyer and a seller", "params": {}}
+    r = await dev.post("/api/dev/provider-states", json={**state, "action": "setup"})
+    assert r.status_code == 200, r.text
+    r = await dev.post("/api/dev/provider-states", json={**state, "action": "teardown"})
+    assert r.status_code == 200, r.text
     assert (await dev.delete("/api/dev/requests")).status_code == 200
     other = {"X-Chat-Sandbox": "kit-check"}
     r = await dev.post("/api/dev/users", json={"name": "w"}, headers=other)
