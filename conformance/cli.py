@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from conformance import __version__, reports
-from conformance.registry import SECTIONS
-from conformance.rules import RULES, ordered
+from conformance.registry import SECTIONS, by_section
+from conformance.rules import RULES
 from conformance.runner import Options, run
 from conformance.sockets import EVENT_TIMEOUT_S, SocketOptions, default_path
 from conformance.specs import Contract
@@ -64,6 +65,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="run only this rule or section (repeatable)",
     )
     parser.add_argument("--list", action="store_true", help="list the rules and exit")
+    parser.add_argument("--markdown", action="store_true", help="with --list: as a Markdown table")
     parser.add_argument(
         "--socketio-path",
         metavar="PATH",
@@ -101,21 +103,38 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def listing() -> str:
     lines = []
-    section = ""
-    for found in ordered(RULES):
-        if found.section != section:
-            section = found.section
-            lines.append(f"\n{SECTIONS[section]}")
-        needs = f"  [needs {', '.join(found.needs)}]" if found.needs else ""
-        lines.append(f"  {found.id}{needs}\n      {found.statement}")
-    return "\n".join(lines).lstrip("\n")
+    for section, rules in by_section(RULES).items():
+        lines.append(f"{SECTIONS[section]}")
+        for found in rules:
+            needs = f"  [needs {', '.join(found.needs)}]" if found.needs else ""
+            lines.append(f"  {found.id}{needs}\n      {found.statement}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def markdown() -> str:
+    """The rules as docs/conformance.md lists them (a test keeps the two the same)."""
+    lines = []
+    for section, rules in by_section(RULES).items():
+        lines += [
+            f"**{SECTIONS[section]}**",
+            "",
+            "| Rule | Statement | Needs |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{r.id}` | {html.escape(r.statement, quote=False)} | {', '.join(r.needs)} |"
+            for r in rules
+        ]
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.list:
-        print(listing())
+        print(markdown() if args.markdown else listing())
         return 0
     if not args.base_url:
         parser.print_usage(sys.stderr)

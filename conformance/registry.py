@@ -76,10 +76,18 @@ def rule(
 
 
 def ordered(rules: dict[str, Rule]) -> list[Rule]:
-    """Sections in spec order, rules in the order they were written, clock movers last."""
+    """The order a run takes: sections in spec order, rules as written, clock movers last."""
     sections = list(SECTIONS)
     written = list(rules)
     return sorted(
         rules.values(),
         key=lambda r: (r.clock_order, sections.index(r.section), written.index(r.id)),
     )
+
+
+def by_section(rules: dict[str, Rule]) -> dict[str, list[Rule]]:
+    """The rules of each section, sections in spec order, rules as written."""
+    grouped: dict[str, list[Rule]] = {}
+    for found in rules.values():
+        grouped.setdefault(found.section, []).append(found)
+    return {section: grouped[section] for section in SECTIONS if section in grouped}

@@ -193,6 +193,7 @@ h3 { font-size: 1rem }
 .notrun .badge { background: #ecedf1; color: #4a5366 }
 details { border: 1px solid #e3e6ee; border-radius: 6px; margin: .35rem 0; padding: .35rem .6rem }
 details.failed { border-color: #f0b4b4 }
+details.exchange { border: 0; padding: .1rem 0; margin: 0 }
 summary { cursor: pointer } summary code { font-size: .9rem } .statement { color: #333b4d }
 pre { background: #f6f7fa; border-radius: 4px; padding: .5rem; overflow-x: auto;
       white-space: pre-wrap; word-break: break-word; font-size: .82rem }
@@ -208,15 +209,17 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _exchange_html(exchange: Exchange) -> str:
+def _exchange_html(exchange: Exchange, opened: bool) -> str:
+    """One exchange, folded unless `opened` (the last one, where a rule usually stops)."""
     request_headers = "\n".join(f"{k}: {v}" for k, v in exchange.request_headers.items())
     response_headers = "\n".join(f"{k}: {v}" for k, v in exchange.response_headers.items())
     operation = f" ({exchange.operation})" if exchange.operation else ""
     title = f"<strong>{_e(exchange.line)}</strong>{_e(operation)}"
     return (
-        f"<p>{title} &rarr; <strong>{_e(exchange.status)}</strong></p>"
+        f'<details class="exchange"{" open" if opened else ""}>'
+        f"<summary>{title} &rarr; <strong>{_e(exchange.status)}</strong></summary>"
         f"<pre>{_e(request_headers)}\n\n{_e(exchange.request_body)}</pre>"
-        f"<pre>{_e(response_headers)}\n\n{_e(exchange.response_body)}</pre>"
+        f"<pre>{_e(response_headers)}\n\n{_e(exchange.response_body)}</pre></details>"
     )
 
 
@@ -235,9 +238,11 @@ def _outcome_html(outcome: Outcome, contract: Contract) -> str:
     css = outcome.status.replace(" ", "")
     opened = " open" if outcome.status == FAILED else ""
     badge = f'<span class="badge">{LABELS[outcome.status]}</span>'
+    summary = (
+        f'{badge}<code>{_e(rule.id)}</code> <span class="statement">{_e(rule.statement)}</span>'
+    )
     parts = [
-        f'<details class="{css}"{opened}><summary>{badge}<code>{_e(rule.id)}</code> '
-        f'<span class="statement">{_e(rule.statement)}</span></summary>',
+        f'<details id="{_e(rule.id)}" class="{css}"{opened}><summary>{summary}</summary>',
         f'<p class="source">From <code>{_e(rule.source.reference)}</code>:</p>'
         f"<blockquote>{_e(contract.passage(rule.source))}</blockquote>",
     ]
@@ -245,13 +250,27 @@ def _outcome_html(outcome: Outcome, contract: Contract) -> str:
         parts.append(f'<p class="reason">Not run: {_e(outcome.message)}</p>')
     if outcome.status == FAILED:
         parts.append(f'<pre class="why">{_e(outcome.message)}</pre>')
-        if outcome.trace.exchanges:
-            parts.append("<h3>Requests and responses</h3>")
-            parts += [_exchange_html(e) for e in outcome.trace.exchanges]
+        exchanges = outcome.trace.exchanges
+        if exchanges:
+            parts.append(f"<h3>Requests and responses ({len(exchanges)})</h3>")
+            parts += [_exchange_html(e, e is exchanges[-1]) for e in exchanges]
         if outcome.trace.socket_log:
             parts.append("<h3>Socket.IO</h3>" + _socket_html(outcome.trace.socket_log))
     parts.append("</details>")
     return "".join(parts)
+
+
+def _index_html(result: Result, status: str, title: str) -> list[str]:
+    """A list of the rules with `status`, each linking to its place below."""
+    found = [o for o in result.outcomes if o.status == status]
+    if not found:
+        return []
+    items = "".join(
+        f'<li><a href="#{_e(o.rule.id)}"><code>{_e(o.rule.id)}</code></a> '
+        f"{_e(o.message.strip().splitlines()[0] if o.message.strip() else '')}</li>"
+        for o in found
+    )
+    return [f"<h2>{_e(title)}</h2><ul>{items}</ul>"]
 
 
 def report_html(result: Result, contract: Contract) -> str:
@@ -261,6 +280,8 @@ def report_html(result: Result, contract: Contract) -> str:
         f'<p class="meta">Limits checked: {_e(describe_limits(result))}</p>',
         f'<p class="meta">Started {_e(result.started_at)}; kit {_e(result.kit_version)}</p>',
         f'<p class="totals">{_e(totals(result))}</p>',
+        *_index_html(result, FAILED, "Failed"),
+        *_index_html(result, NOT_RUN, "Not run"),
     ]
     for section, outcomes in by_section(result.outcomes).items():
         counts = ", ".join(

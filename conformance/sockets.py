@@ -26,6 +26,9 @@ from conformance.trace import RuleFailed, Trace, shown
 # A well-formed chat id that names no chat: leaving its room is a harmless round trip.
 NO_CHAT = "000000000000000000000000"
 EVENT_TIMEOUT_S = 5.0
+# Over long-polling, the client's connect and disconnect wait for the poll the server
+# holds (up to its ping interval): the kit waits this long, then drops the poll.
+LET_GO_S = 1.0
 
 Matcher = Callable[[Any], bool]
 
@@ -76,22 +79,36 @@ class Live:
     async def try_connect(self) -> bool:
         """Connect, and say whether the server let it (why not is kept in `refusal`)."""
         self.trace.socket(self.label, "connect", "connect")
+        connecting = self.client.connect(
+            self.url,
+            auth={"token": self.token},
+            transports=list(self.options.transports),
+            socketio_path=self.options.path,
+            wait_timeout=self.options.timeout_s,
+        )
         try:
-            await self.client.connect(
-                self.url,
-                auth={"token": self.token},
-                transports=list(self.options.transports),
-                socketio_path=self.options.path,
-                wait_timeout=self.options.timeout_s,
-            )
+            await asyncio.wait_for(connecting, self.options.timeout_s + LET_GO_S)
         except socketio.exceptions.ConnectionError as exc:
             self.refusal = self.refusal or str(exc)
             return False
+        except TimeoutError:
+            await self.drop()
+            if self.refusal is None:
+                raise RuleFailed(f"{self.label}: no answer to the Socket.IO connect") from None
+            return False  # refused; the client was still waiting for a held poll
         return True
 
+    async def drop(self) -> None:
+        """Let go of the connection without waiting for the server (closes its session)."""
+        await self.client.eio.disconnect(abort=True)
+
     async def close(self) -> None:
-        if self.client.connected:
-            await self.client.disconnect()
+        if not self.client.connected:
+            return
+        try:
+            await asyncio.wait_for(self.client.disconnect(), LET_GO_S)
+        except TimeoutError:
+            await self.drop()  # a poll the server holds
 
     # --- receiving ------------------------------------------------------------------------
 

@@ -288,14 +288,14 @@ async def read_exact(t: Check) -> None:
     mine = await ben.sent(chat["_id"], "mine")
     await watcher.wait("new-message", what="the first")
     await watcher.wait("new-message", what="the second")
-    await watcher.wait("new-message", what="ben's own")
+    await watcher.wait("new-message", what=f"{ben}'s own")
     reply = await ben.mark_read(chat["_id"], {"messageIds": [first["_id"], mine["_id"]]})
     expect.equal(
         expect.status(reply, 200).data["modifiedCount"],
         1,
-        "modifiedCount (one of ann's, one of ben's own)",
+        f"modifiedCount (one of {ann}'s messages, one of {ben}'s own)",
     )
-    event = await watcher.wait("messages-read", of_chat(chat["_id"]), "ben's read")
+    event = await watcher.wait("messages-read", of_chat(chat["_id"]), f"{ben}'s read")
     expect.equal(
         (event["userId"], event["messageIds"]), (ben.id, [first["_id"]]), "userId and messageIds"
     )
@@ -304,7 +304,7 @@ async def read_exact(t: Check) -> None:
         expect.status(again, 200).data["modifiedCount"], 0, "modifiedCount of a message read before"
     )
     await watcher.nothing("messages-read", why="nothing was newly read")
-    expect.equal((await ben.info(chat["_id"]))["unreadCount"], 1, "ben's unreadCount")
+    expect.equal((await ben.info(chat["_id"]))["unreadCount"], 1, f"{ben}'s unreadCount")
     readers = {m["_id"]: {r["userId"] for r in m["readBy"]} for m in await ann.history(chat["_id"])}
     expect.that(ben.id in readers[first["_id"]], "the message read has no receipt of its reader")
 

@@ -42,39 +42,41 @@ async def move_exactly(t: Check) -> None:
     expect.equal(
         await counts(ann, chat_id, ann, ben, cat),
         {str(ann): 0, str(ben): 3, str(cat): 3},
-        "after 3 from ann",
+        f"after 3 from {ann}",
     )
     await ben.sent(chat_id, "ben 1")
     expect.equal(
         await counts(ben, chat_id, ann, ben, cat),
         {str(ann): 1, str(ben): 3, str(cat): 4},
-        "after 1 from ben",
+        f"after 1 from {ben}",
     )
     reply = await ben.mark_read(chat_id, {"messageIds": [sent[0]["_id"], sent[1]["_id"]]})
-    expect.equal(expect.status(reply, 200).data["modifiedCount"], 2, "modifiedCount of ben's read")
+    expect.equal(
+        expect.status(reply, 200).data["modifiedCount"], 2, f"modifiedCount of {ben}'s read"
+    )
     expect.equal(
         await counts(ben, chat_id, ann, ben, cat),
         {str(ann): 1, str(ben): 1, str(cat): 4},
-        "after ben read 2",
+        f"after {ben} read 2",
     )
     expect.status(await ann.delete(f"/api/chat/{chat_id}/messages/{sent[2]['_id']}"), 200)
     expect.equal(
         await counts(cat, chat_id, ann, ben, cat),
         {str(ann): 1, str(ben): 0, str(cat): 3},
-        "after ann deleted an unread one",
+        f"after {ann} deleted an unread one",
     )
     expect.equal(
         expect.status(await ben.mark_read(chat_id, {}), 200).data["modifiedCount"],
         0,
-        "ben marking all again",
+        f"{ben} marking all again",
     )
     expect.equal(
         expect.status(await cat.mark_read(chat_id, {}), 200).data["modifiedCount"],
         3,
-        "cat marking all",
+        f"{cat} marking all",
     )
     expect.equal(
         await counts(cat, chat_id, ann, ben, cat),
         {str(ann): 1, str(ben): 0, str(cat): 0},
-        "after cat read all",
+        f"after {cat} read all",
     )

@@ -7,6 +7,8 @@ loop, as a CI job would run it against a staging server."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conformance.runner import FAILED, NOT_RUN, Options, run
@@ -34,3 +36,10 @@ async def test_the_kit_catches_the_mutant(mutant: Mutant) -> None:
     assert not unexpected, "\n\n".join(f"{r}: {failed[r]}" for r in unexpected)
     assert not any(o.kit_error for o in result.outcomes), failed
     assert not [o.rule.id for o in result.outcomes if o.status == NOT_RUN]
+
+
+def test_the_guide_counts_the_mutants() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "conformance.md").read_text(
+        encoding="utf-8"
+    )
+    assert f"{len(MUTANTS)} mutants" in guide

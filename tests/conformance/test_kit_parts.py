@@ -15,6 +15,7 @@ import pytest
 
 from conformance import reports
 from conformance.check import PAGE
+from conformance.cli import markdown
 from conformance.registry import SECTIONS, Rule
 from conformance.rules import RULES, ordered
 from conformance.runner import FAILED, NOT_RUN, PASSED, Outcome, Result
@@ -80,6 +81,17 @@ def test_the_operations_section_has_a_rule_per_operation(contract: Contract) -> 
     assert {
         r.id.removeprefix("operations.") for r in RULES.values() if r.section == "operations"
     } == documented
+
+
+def test_the_guide_lists_the_rules_as_the_kit_does() -> None:
+    guide = (ROOT / "docs" / "conformance.md").read_text(encoding="utf-8")
+    listed = re.search(r"<!-- rules: begin -->\n(.*)\n<!-- rules: end -->", guide, re.DOTALL)
+    assert listed is not None, "docs/conformance.md lost its rules markers"
+    assert listed.group(1) == markdown(), (
+        "docs/conformance.md lists other rules than the kit: paste the output of "
+        "`python -m conformance --list --markdown` between its markers"
+    )
+    assert f"runs {len(RULES)}\nnamed rules" in guide or f"runs {len(RULES)} named rules" in guide
 
 
 def test_clock_movers_run_last() -> None:
@@ -204,7 +216,9 @@ def test_junit_has_a_suite_per_section(result: Result) -> None:
 def test_the_html_report_escapes_what_it_shows(result: Result, contract: Contract) -> None:
     page = reports.report_html(result, contract)
     assert "expected 201 &lt;&amp;&gt;" in page and "&lt;b&gt;" in page and "<b>" not in page
-    assert page.count("<details") == 3 and page.count(" open>") == 1
+    assert page.count('<details id="') == 3 and page.count('class="failed" open>') == 1
+    assert '<li><a href="#operations.send_message">' in page  # the failures, listed first
+    assert '<li><a href="#limits.edit-window">' in page
 
 
 def test_the_console_summary_names_failures_and_reasons(result: Result) -> None:
