@@ -36,6 +36,7 @@ FLOWS = [
     "06-attachments-and-notifications",
     "07-limits-and-errors",
     "08-contract-testing",
+    "09-conformance",
 ]
 
 # Operations (by operationId) and events (by name) that no walkthrough needs to show,
