@@ -165,9 +165,6 @@ class Live:
             and (where is None or where(r.payload))
         ]
 
-    def received(self, name: str) -> list[Any]:
-        return [r.payload for r in self.events if r.name == name]
-
     async def barrier(self) -> None:
         """Return once every event the server sent this socket before now has arrived."""
         ack = await self.call("leave-chat-room", NO_CHAT)

@@ -310,11 +310,6 @@ class Contract:
     def ack_problems(self, payload: Any) -> list[str]:
         return self.schema_problems(f"{ASYNCAPI_URI}#/components/schemas/Ack", payload, "ack")
 
-    def sequenced(self, name: str) -> bool:
-        """Whether asyncapi.yaml requires `seq` on this server event."""
-        schema = self.resolve(self.server_events[name])
-        return "seq" in schema.get("required", [])
-
     # --- schemas --------------------------------------------------------------------------
 
     def schema_problems(self, schema_uri: str, instance: Any, what: str) -> list[str]:
