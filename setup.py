@@ -2,8 +2,9 @@
 
 A wheel gets the contracts, the notebooks, their rendered pages, the rendered guides, the
 AsyncAPI renderer and Mermaid in impl/_data/, made from the repository's own files at
-build time. An editable install reads the contracts in place and gets the generated files
-in build/docs/.
+build time, and the contracts once more in conformance/_specs/ for the conformance kit
+(which never reads the server's files). An editable install reads the contracts in place
+and gets the generated files in build/docs/.
 Everything else about the package is in pyproject.toml.
 """
 
@@ -41,6 +42,7 @@ class BuildDocs(Command):
         else:
             assert self.build_lib is not None
             build_docs.build(Path(self.build_lib) / "impl" / "_data", ROOT, with_sources=True)
+            build_docs.copy_specs(Path(self.build_lib) / "conformance" / "_specs", ROOT)
 
 
 class BuildWithDocs(build):

@@ -1,4 +1,6 @@
-"""The command line: `python -m impl serve` and `python -m impl token USER_ID`."""
+"""The command line: `python -m impl serve`, `python -m impl token USER_ID`, and
+`python -m impl conformance --base-url URL`, which hands over to the conformance kit
+(`conformance.cli`, a package of its own that imports nothing of the server)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from impl.settings import Settings, SettingsError, default_text, help_text, knobs
+
+CONFORMANCE = "conformance"
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, *names: str) -> None:
@@ -71,7 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("user_id", help="the user's 24-hex id")
     add_setting_flags(token, "mongo_uri")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default 7 days)")
+    commands.add_parser(
+        CONFORMANCE,
+        help="check an implementation (this server or any other) against the contracts",
+        description="The conformance kit; `conformance --help` lists its options.",
+        add_help=False,
+    )
     return parser
+
+
+def hand_to_kit(argv: Sequence[str]) -> int:
+    """Hand the rest of the command line to the conformance kit."""
+    from conformance.cli import main as kit
+
+    return kit(argv, prog=f"{program_name()} {CONFORMANCE}")
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -164,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # server never uses it, so keep the notice out of the operator's console (and only
     # there: importing this module changes no filter).
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [CONFORMANCE]:  # its options are the kit's own
+        return hand_to_kit(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

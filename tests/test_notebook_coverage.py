@@ -36,6 +36,7 @@ FLOWS = [
     "06-attachments-and-notifications",
     "07-limits-and-errors",
     "08-contract-testing",
+    "09-conformance",
     "10-frontend-bridge",
 ]
 

@@ -19,7 +19,9 @@ for a checkout by hand. Nothing written here is ever committed.
                      in the site's frame), links rewritten to the pages this server serves,
                      and index.json listing their titles.
   (wheel only)       openapi.yaml, asyncapi.yaml and notebooks/*.ipynb copied from the
-                     repository, so an installed package serves the same contracts.
+                     repository, so an installed package serves the same contracts; the
+                     two contracts again for the conformance kit (`copy_specs`), which
+                     judges every target by them.
 
 The bundles and notebook pages are skipped when a stamp shows they were made from the
 same inputs.
@@ -354,11 +356,16 @@ def build_notebook_pages(out: Path, root: Path = ROOT) -> Path:
     return target
 
 
-def copy_sources(out: Path, root: Path = ROOT) -> None:
-    """The contracts and notebooks themselves, for a wheel (a checkout reads them in place)."""
+def copy_specs(out: Path, root: Path = ROOT) -> None:
+    """The two contracts, for a wheel (a checkout reads them in place)."""
     out.mkdir(parents=True, exist_ok=True)
     for name in SPECS:
         shutil.copyfile(root / name, out / name)
+
+
+def copy_sources(out: Path, root: Path = ROOT) -> None:
+    """The contracts and notebooks themselves, for a wheel (a checkout reads them in place)."""
+    copy_specs(out, root)
     (out / "notebooks").mkdir(exist_ok=True)
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         shutil.copyfile(path, out / "notebooks" / path.name)

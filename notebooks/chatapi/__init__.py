@@ -9,21 +9,23 @@ id, token and timestamp replaced by a stable placeholder (`<chat 1>`, `<user Ali
 every machine.
 
 `Server` (`server`) starts `python -m impl serve --no-demo` in a child process on a free
-port; `Live` (`sockets`) is one user's Socket.IO connection (python-socketio's
-`AsyncClient`) that records every event it receives and proves that no further event
-came with a barrier, never a sleep.
+port, and `Mutant` one of the broken variants the conformance kit's tests catch; `kit`
+runs the conformance kit and shows two runs side by side; `Live` (`sockets`) is one
+user's Socket.IO connection (python-socketio's `AsyncClient`) that records every event it
+receives and proves that no further event came with a barrier, never a sleep.
 """
 
 from .client import ChatAPI, User
 from .display import Aliases, reproducible_plots, silenced_stdout, table
 from .responses import Response
-from .server import Server
+from .server import Mutant, Server
 from .sockets import Live, describe, side_by_side
 
 __all__ = [
     "Aliases",
     "ChatAPI",
     "Live",
+    "Mutant",
     "Response",
     "Server",
     "User",

@@ -3,11 +3,20 @@
 `impl.launcher` starts it on a free port of 127.0.0.1 with the embedded store and none of
 the settings variables of the notebook's environment, so nothing there points it
 elsewhere or changes the rules it demonstrates.
+
+`Mutant` starts one of the deliberately broken variants the conformance kit's tests use
+(`tests/conformance/mutants.py NAME`), the same way: they live with the tests, never in
+the product.
 """
 
 from __future__ import annotations
 
-from impl.launcher import Launched
+import sys
+
+from impl.launcher import Launched, server_env
+from impl.resources import CHECKOUT
+
+MUTANTS = CHECKOUT / "tests" / "conformance" / "mutants.py"
 
 
 class Server(Launched):
@@ -29,3 +38,19 @@ class Server(Launched):
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<Server python -m impl serve --no-demo: {state} on a free local port>"
+
+
+class Mutant(Server):
+    """A broken variant of the server (`tests/conformance/mutants.py`), in a child process."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.program = [sys.executable, str(MUTANTS), name]
+        self.args = []
+        self.env = server_env()
+        self.cwd = CHECKOUT
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Mutant {self.name}: {state} on a free local port>"

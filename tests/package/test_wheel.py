@@ -4,7 +4,9 @@ A copy of the repository's files (what a fresh clone or `pip install git+...` se
 built into a wheel with `python -m build`; the wheel goes into a new virtual environment;
 its `chat-api serve` console script starts from an unrelated directory on a free port;
 and every document and page the landing page links to must answer, with the specs served
-exactly as the top-level files say (default settings write nothing into them).
+exactly as the top-level files say (default settings write nothing into them). The
+conformance kit installed with it reads its own copy of the specs and, run from elsewhere
+as `chat-api conformance`, passes every rule against that server.
 
 Slow (a real build, npm fetching the AsyncAPI renderer and Mermaid, nbconvert, a full
 install), so it runs in its own tox env: `tox -e package`. Needs network access to PyPI
@@ -100,3 +102,31 @@ def test_served_json_is_the_top_level_openapi(server: str) -> None:
     assert kind.startswith("application/json")
     expected = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     assert json.loads(body) == expected
+
+
+def test_the_installed_kit_reads_its_own_copy_of_the_specs(installed: Path) -> None:
+    code = "import conformance.specs as s; print(s.spec_dir())"
+    done = subprocess.run(
+        [str(installed / "python"), "-c", code],
+        cwd=installed,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    folder = Path(done.stdout.strip())
+    assert folder.parts[-2:] == ("conformance", "_specs") and "site-packages" in folder.parts
+    for name in SPECS:
+        assert (folder / name).read_bytes() == (ROOT / name).read_bytes()
+
+
+def test_the_installed_kit_passes_against_the_installed_server(
+    installed: Path, server: str, tmp_path: Path
+) -> None:
+    """`chat-api conformance` from a fresh install, run elsewhere, against a base URL."""
+    kit = [str(installed / "chat-api"), "conformance", "--base-url", server, "--report-dir", "out"]
+    done = subprocess.run(
+        kit, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["failed"] == 0 and summary["notRun"] == 0
