@@ -27,11 +27,11 @@ def to_millis(moment: datetime) -> datetime:
 
 
 def isoformat(moment: datetime) -> str:
-    """`2026-11-25T12:00:00.000Z`: ISO 8601, UTC, millisecond precision."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """`2026-11-25T12:00:00.000Z`: ISO 8601, UTC, millisecond precision. A naive moment
+    is UTC (what the store gives back); an aware one in another zone is converted."""
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def as_utc(moment: datetime) -> datetime:

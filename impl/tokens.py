@@ -39,12 +39,42 @@ def issue_token(
     return jwt.encode(claims, settings.signing_secret, algorithm=ALGORITHM)
 
 
+class VerifiedTokens:
+    """Tokens already verified, by (secret, token): a token is checked by the bearer gate,
+    the sandbox router and the bearer hook in one request, and again on every request of
+    a client, and its signature and claims cannot change. Only expiry moves, so a hit is
+    checked against the clock exactly as PyJWT checks `exp`. At most `size` are kept, the
+    oldest going first; only tokens that verified are kept."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._claims: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get(self, secret: str, token: str) -> dict[str, Any] | None:
+        claims = self._claims.get((secret, token))
+        if claims is not None and int(claims["exp"]) <= time.time():
+            raise Unauthorized("token has expired")
+        return claims
+
+    def put(self, secret: str, token: str, claims: dict[str, Any]) -> None:
+        if len(self._claims) >= self.size:
+            self._claims.pop(next(iter(self._claims)), None)
+        self._claims[(secret, token)] = claims
+
+
+VERIFIED = VerifiedTokens()
+
+
 def claims_of(settings: Settings, token: str) -> dict[str, Any]:
     """The claims of a token we signed that has not expired; `Unauthorized` otherwise."""
+    secret = settings.signing_secret
+    known = VERIFIED.get(secret, token)
+    if known is not None:
+        return known
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            settings.signing_secret,
+            secret,
             algorithms=[ALGORITHM],
             options={"require": ["exp", "sub", "iat"]},
         )
@@ -55,6 +85,7 @@ def claims_of(settings: Settings, token: str) -> dict[str, Any]:
         raise Unauthorized("token is missing or invalid") from None
     if not isinstance(claims.get(SANDBOX_CLAIM, ""), str):
         raise Unauthorized("token is missing or invalid")
+    VERIFIED.put(secret, token, claims)
     return claims
 
 

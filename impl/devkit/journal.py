@@ -331,7 +331,7 @@ class ResponseTaker:
         if not raw:
             return kept
         if "json" in self.headers.get("content-type", ""):
-            body, cut = bounded_json(raw, BODY_LIMIT, token)
+            body, cut = bounded_json(raw, BODY_LIMIT, token, ours=True)
         else:
             body, cut = raw_text(raw, BODY_LIMIT, token), len(raw) > BODY_LIMIT
         kept.update({"body": body, "bodyTruncated": cut})

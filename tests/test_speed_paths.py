@@ -1,0 +1,135 @@
+"""The request path's quick ways give the answers of the slow ones they replace, shown by
+properties over the shapes each meets: verified tokens are remembered (and still expire),
+the journal keeps a response that holds no secret without walking it, and timestamps are
+written without strftime."""
+
+from __future__ import annotations
+
+import json
+import string
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+import jwt
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl.clock import isoformat
+from impl.devkit.redaction import bounded_json, may_hide_secrets
+from impl.errors import Unauthorized
+from impl.settings import Settings
+from impl.tokens import ALGORITHM, VerifiedTokens, claims_of, issue_token
+
+SETTINGS = Settings()
+
+
+def slow_isoformat(moment: datetime) -> str:
+    """What the server wrote before: astimezone and strftime."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+zones = st.one_of(
+    st.none(),
+    st.just(UTC),
+    st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+)
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9998, 12, 30)),
+    zones,
+)
+def test_timestamps_read_as_before(moment: datetime, zone: timezone | None) -> None:
+    moment = moment.replace(tzinfo=zone)
+    assert isoformat(moment) == slow_isoformat(moment)
+
+
+def test_a_remembered_token_still_expires() -> None:
+    remembered = VerifiedTokens()
+    claims = {"sub": "000000000000000000000b01", "iat": 1, "exp": int(time.time()) + 60}
+    remembered.put("secret", "token", claims)
+    assert remembered.get("secret", "token") is claims
+    assert remembered.get("another secret", "token") is None
+    claims["exp"] = int(time.time())
+    with pytest.raises(Unauthorized, match="expired"):
+        remembered.get("secret", "token")
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    remembered = VerifiedTokens(size=3)
+    for n in range(10):
+        remembered.put("s", f"t{n}", {"exp": int(time.time()) + 60})
+    assert [remembered.get("s", f"t{n}") is not None for n in range(10)] == [False] * 7 + [True] * 3
+
+
+@given(
+    kind=st.sampled_from(["good", "expired", "other-secret", "tampered", "no-sub", "garbage"]),
+    repeat=st.integers(1, 3),
+)
+def test_claims_are_judged_alike_the_first_time_and_after(kind: str, repeat: int) -> None:
+    now = int(time.time())
+    good = {"sub": "000000000000000000000b01", "iat": now, "exp": now + 600}
+    token = {
+        "good": lambda: issue_token(SETTINGS, "000000000000000000000b01"),
+        "expired": lambda: jwt.encode({**good, "exp": now - 1}, SETTINGS.signing_secret, ALGORITHM),
+        "other-secret": lambda: jwt.encode(good, "x" * 40, ALGORITHM),
+        "tampered": lambda: issue_token(SETTINGS, "000000000000000000000b01")[:-3] + "AAA",
+        "no-sub": lambda: jwt.encode(
+            {"iat": now, "exp": now + 600}, SETTINGS.signing_secret, ALGORITHM
+        ),
+        "garbage": lambda: "not.a.token",
+    }[kind]()
+    outcomes = []
+    for _ in range(repeat):
+        try:
+            outcomes.append(claims_of(SETTINGS, token)["sub"])
+        except Unauthorized as refused:
+            outcomes.append(refused.detail)
+    assert len(set(outcomes)) == 1
+    assert (outcomes[0] == "000000000000000000000b01") == (kind == "good")
+
+
+KEYS = st.sampled_from(
+    ["_id", "chatId", "content", "title", "metadata", "Pass-Word", "api_KEY", "note", "x"]
+)
+TEXTS = st.one_of(
+    st.text(alphabet=string.ascii_letters + ' éü€😀\\"\n', max_size=30),
+    st.sampled_from(["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "token", "sess-ion", "\\u0070"]),
+)
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXTS,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS | TEXTS, inner, max_size=5),
+    max_leaves=60,
+)
+
+
+@given(
+    body=VALUES,
+    limit=st.integers(16, 2000),
+    token=st.sampled_from([None, "tok", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"]),
+    indent=st.sampled_from([None, 1]),
+    ascii_only=st.booleans(),
+)
+def test_a_response_kept_the_quick_way_is_what_redaction_keeps(
+    body: object, limit: int, token: str | None, indent: int | None, ascii_only: bool
+) -> None:
+    raw = json.dumps({"success": True, "data": body}, indent=indent, ensure_ascii=ascii_only)
+    encoded = raw.encode()
+    assert bounded_json(encoded, limit, token, ours=True) == bounded_json(encoded, limit, token)
+
+
+def test_the_quick_way_is_taken_only_without_a_secret_in_sight() -> None:
+    assert not may_hide_secrets(b'{"success":true,"data":{"chats":[{"_id":"65f0"}]}}')
+    for hiding in (
+        b'{"PASS_word": 1}',
+        b'{"a": "eyJhbGciOi"}',
+        b'{"p\\u0061ssword": 1}',
+        b'{"c-o-o-k-i-e": 1}',
+        b'{"a": "my own token"}',
+    ):
+        assert may_hide_secrets(hiding, token="own"), hiding
+    assert may_hide_secrets(b'{"a": "the own token"}', token="own")
