@@ -8,17 +8,29 @@ from __future__ import annotations
 import json
 import string
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 
 import jwt
 import pytest
+from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
+from mongomock import collection as mm_collection
+from mongomock import helpers as mm_helpers
 
 from impl.clock import isoformat
-from impl.devkit.redaction import bounded_json, may_hide_secrets
+from impl.devkit.redaction import (
+    SECRET_SPELLINGS,
+    SECRET_STEMS,
+    _spells_a_secret,
+    bounded_json,
+    may_hide_secrets,
+)
+from impl.domain.presenters import jsonable
 from impl.errors import Unauthorized
 from impl.settings import Settings
+from impl.store.engine import _copy_out
 from impl.tokens import ALGORITHM, VerifiedTokens, claims_of, issue_token
 
 SETTINGS = Settings()
@@ -133,3 +145,78 @@ def test_the_quick_way_is_taken_only_without_a_secret_in_sight() -> None:
     ):
         assert may_hide_secrets(hiding, token="own"), hiding
     assert may_hide_secrets(b'{"a": "the own token"}', token="own")
+
+
+# bytes near the stems: their letters in both cases, the separators, and a few others
+spelling_bytes = st.lists(
+    st.one_of(
+        st.sampled_from(sorted(set("".join(SECRET_STEMS) + "".join(SECRET_STEMS).upper()))),
+        st.sampled_from(["-", "_", "-_", " ", '"', "x", "\u00e9", "\u0130", "\u212a"]),
+        st.sampled_from(SECRET_STEMS).map(lambda stem: "_".join(stem)),
+    ),
+    max_size=40,
+).map(lambda parts: "".join(parts).encode())
+
+
+@given(st.one_of(spelling_bytes, st.binary(max_size=64)))
+def test_a_secret_is_spelt_the_quick_way_exactly_when_the_pattern_finds_one(raw: bytes) -> None:
+    assert _spells_a_secret(raw) == (SECRET_SPELLINGS.search(raw) is not None)
+
+
+def slow_jsonable(value: object) -> object:
+    """What the presenters did before: one isinstance chain for every value."""
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, datetime):
+        return isoformat(value)  # itself shown above to write what strftime wrote
+    if isinstance(value, dict):
+        return {k: slow_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [slow_jsonable(v) for v in value]
+    return value
+
+
+class Tagged(str):
+    """A str subclass: the quick ways must not take it for a plain str."""
+
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.text(max_size=5).map(Tagged),
+    st.binary(max_size=4),
+    st.binary(min_size=12, max_size=12).map(ObjectId),
+    st.datetimes(timezones=zones),
+)
+documents = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3).map(OrderedDict),
+    ),
+    max_leaves=12,
+)
+
+
+@given(documents)
+def test_the_presenters_turn_values_into_json_as_before(value: object) -> None:
+    assert jsonable(value) == slow_jsonable(value)
+
+
+@given(st.dictionaries(st.text(max_size=3), documents, max_size=4), st.booleans())
+def test_a_document_is_copied_out_as_mongomock_copies_it(
+    doc: dict[str, object], aware: bool
+) -> None:
+    doc = OrderedDict(doc)  # as mongomock stores it
+    expected = mm_collection._copy_field(doc, dict)
+    if aware:
+        expected = mm_helpers.make_datetime_timezone_aware_in_document(expected)
+    copied = _copy_out(doc, aware)
+    assert copied == expected
+    assert repr(copied) == repr(expected)  # the same types and tzinfo, not only equal
+    assert all(copied[key] is not doc[key] for key in doc if isinstance(doc[key], dict | list))

@@ -61,6 +61,9 @@ SECRET_STEMS = (
 SECRET_SPELLINGS = re.compile(
     "|".join("[-_]*".join(stem) for stem in SECRET_STEMS).encode(), re.IGNORECASE
 )
+_STEM_BYTES = tuple(stem.encode() for stem in SECRET_STEMS)
+# bytes.translate deletes these: what is left of a spelling is its stem, run together
+_SEPARATORS = b"-_"
 # `"key"` followed by `:` in raw JSON-ish text
 RAW_KEY = re.compile(r'"((?:[^"\\]|\\.){0,200})"\s*:\s*')
 RAW_SCALAR = re.compile(r"[^,}\]\s]*")
@@ -221,8 +224,17 @@ def may_hide_secrets(raw: bytes, token: str | None = None) -> bool:
         b"eyJ" in raw
         or b"\\u" in raw
         or (token is not None and token.encode("utf-8", "replace") in raw)
-        or SECRET_SPELLINGS.search(raw) is not None
+        or _spells_a_secret(raw)
     )
+
+
+def _spells_a_secret(raw: bytes) -> bool:
+    """`SECRET_SPELLINGS.search(raw) is not None`, the quick way: with every `-` and `_`
+    taken out and ASCII letters lowered (what the pattern's `[-_]*` and IGNORECASE allow),
+    a spelling is its stem as a plain substring. The pattern walks each byte through ten
+    case-folded alternatives; this is a few C passes (a list page: ~0.6 ms -> ~0.02 ms)."""
+    squeezed = raw.lower().translate(None, _SEPARATORS)
+    return any(stem in squeezed for stem in _STEM_BYTES)
 
 
 def bounded_json(

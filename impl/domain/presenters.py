@@ -45,7 +45,24 @@ MESSAGE_FIELDS = (
 )
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
+    """`value` with ObjectIds and datetimes as the strings the contract shows."""
+    kind = type(value)  # the exact types stored documents hold, decided without isinstance
+    if kind in _AS_IS:
+        return value
+    if kind is ObjectId:
+        return str(value)
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
+    return _jsonable_any(value)
+
+
+def _jsonable_any(value: Any) -> Any:
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, datetime):

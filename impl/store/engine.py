@@ -32,6 +32,7 @@ import itertools
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -52,6 +53,7 @@ filtering: Any = _mm_filtering
 helpers: Any = _mm_helpers
 _Collection: Any = _mm_collection.Collection
 _Cursor: Any = _mm_collection.Cursor
+_copy_field: Any = _mm_collection._copy_field
 _Database: Any = _mm_database.Database
 _CollectionStore: Any = _mm_store.CollectionStore
 _DatabaseStore: Any = _mm_store.DatabaseStore
@@ -504,6 +506,40 @@ def _mongomock_sort(docs: list[Doc], sort: list[tuple[str, int]]) -> list[Doc]:
     return docs
 
 
+# Types whose values mongomock's copy (`copy.copy`) leaves equal and nobody changes in place.
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
+
+
+class _Unusual(Exception):
+    """A value `_copy_out` leaves to mongomock's own two passes."""
+
+
+def _copy_out(doc: Doc, aware: bool) -> Doc:
+    """What mongomock returns for a stored document without projection, in one pass:
+    `_copy_field` (dicts and lists rebuilt, every other value `copy.copy`-ed), then with
+    `tz_aware` `make_datetime_timezone_aware_in_document` (datetimes given UTC). Strings,
+    numbers, ObjectIds and the rest of `_LEAVES` are shared instead of copied; a document
+    holding any other type (a tuple, a Regex, ...) takes mongomock's way."""
+    try:
+        return _copy_value(doc, aware)  # type: ignore[no-any-return]
+    except _Unusual:
+        copy: Doc = _copy_field(doc, dict)
+        return helpers.make_datetime_timezone_aware_in_document(copy) if aware else copy
+
+
+def _copy_value(value: Any, aware: bool) -> Any:
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or kind is OrderedDict:  # mongomock stores documents as OrderedDicts
+        return {key: _copy_value(item, aware) for key, item in value.items()}
+    if kind is list:
+        return [_copy_value(item, aware) for item in value]
+    if kind is datetime.datetime:
+        return value.replace(tzinfo=helpers.utc) if aware else value
+    raise _Unusual
+
+
 def _validates(spec: Any) -> bool:
     """Whether mongomock accepts the filter; if not, its own path raises the same error."""
     try:
@@ -607,10 +643,14 @@ class _AcceleratedCollection(_Collection):
             docs = self._matching(store, spec, sort, need)[skip:]
             if limit:
                 docs = docs[: abs(limit)]
-            copies = [self._copy_only_fields(doc, projection, dict) for doc in docs]
+            aware = bool(self.codec_options.tz_aware)
+            if projection is None:
+                copies = [_copy_out(doc, aware) for doc in docs]
+            else:
+                copies = [self._copy_only_fields(doc, projection, dict) for doc in docs]
+                if aware:
+                    copies = [helpers.make_datetime_timezone_aware_in_document(c) for c in copies]
             store._engine.counts.documents_copied += len(copies)
-        if self.codec_options.tz_aware:
-            copies = [helpers.make_datetime_timezone_aware_in_document(c) for c in copies]
         return copies
 
     def _plain_projection(self, projection: Any) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -160,10 +160,12 @@ async def send_problem(send: Callable[[dict[str, Any]], Any], exc: DomainError) 
 
 def make_renderer(
     allowed_methods: Callable[[str], Iterable[str]],
-) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
-    """The error handler registered with Connexion for every exception type."""
+) -> Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]:
+    """The error handler registered with Connexion for every exception type. A coroutine
+    function: Connexion awaits it in place, where a plain function would be handed to a
+    worker thread and back for every 4xx (about a third of a rejected request's time)."""
 
-    def render_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    async def render_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         status, code, detail, headers, extra = _describe(exc)
         if status >= 500 and status != 503:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
