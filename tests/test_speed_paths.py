@@ -9,15 +9,19 @@ import json
 import string
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import jwt
 import pytest
 from bson import ObjectId
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mongomock import collection as mm_collection
+from mongomock import filtering as mm_filtering
 from mongomock import helpers as mm_helpers
+from sentinels import NOTHING
 
 from impl.clock import isoformat
 from impl.devkit.redaction import (
@@ -31,6 +35,7 @@ from impl.domain.presenters import jsonable
 from impl.errors import Unauthorized
 from impl.settings import Settings
 from impl.store.engine import _copy_out
+from impl.store.matching import compiled
 from impl.tokens import ALGORITHM, VerifiedTokens, claims_of, issue_token
 
 SETTINGS = Settings()
@@ -220,3 +225,78 @@ def test_a_document_is_copied_out_as_mongomock_copies_it(
     assert copied == expected
     assert repr(copied) == repr(expected)  # the same types and tzinfo, not only equal
     assert all(copied[key] is not doc[key] for key in doc if isinstance(doc[key], dict | list))
+
+
+# values the two filter shapes meet, and a few they must not be fooled by
+OID = ObjectId("65f000000000000000000001")
+filter_values = st.one_of(
+    st.sampled_from([OID, ObjectId("65f000000000000000000002"), str(OID), "a", "", None]),
+    st.sampled_from([0, 1, 1.0, True, False, float("nan"), datetime(2026, 1, 1)]),
+    st.lists(st.sampled_from([OID, str(OID), 1, None]), max_size=2),
+)
+stored_values = st.recursive(
+    filter_values,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=2).map(tuple),
+        st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2),
+    ),
+    max_leaves=6,
+)
+field_names = st.sampled_from(["a", "b", "c"])
+conditions = st.one_of(
+    filter_values,
+    filter_values.map(lambda value: {"$ne": value}),
+)
+# shapes the quick way leaves to mongomock
+other_filters = st.sampled_from(
+    [{"a": {"$in": [OID]}}, {"a": {}}, {"a.b": OID}, {"$or": [{"a": 1}]}, {"": 1}]
+)
+
+
+def outcome(test: Callable[[], object]) -> object:
+    try:
+        return bool(test())
+    except Exception as exc:  # the same failure counts as the same answer
+        return type(exc)
+
+
+def holding(value: object) -> st.SearchStrategy[object]:
+    """Stored values that hold `value`: itself, in lists and tuples, nested, as text."""
+    return st.one_of(
+        st.just(value),
+        st.just([value]),
+        filter_values.map(lambda other: [other, value]),
+        filter_values.map(lambda other: (value, other)),
+        st.just([[value]]),
+        st.just(str(value)),
+    )
+
+
+@st.composite
+def filters_and_documents(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A filter and a document whose fields mostly hold what the filter looks for."""
+    spec = draw(st.dictionaries(field_names, conditions, min_size=1, max_size=3) | other_filters)
+    doc: dict[str, Any] = {}
+    for key, condition in spec.items():
+        searched = condition.get("$ne") if isinstance(condition, dict) else condition
+        kept = draw(st.one_of(holding(searched), stored_values, st.just(NOTHING)))
+        if kept is not NOTHING:
+            doc[key] = kept
+    doc.update(draw(st.dictionaries(field_names, stored_values, max_size=1)))
+    return spec, doc
+
+
+@settings(max_examples=400)
+@given(filters_and_documents())
+# mongomock's own rules for the two shapes, each once for certain
+@example(({"a": None}, {}))  # null matches a missing field
+@example(({"a": {"$ne": OID}}, {"a": [OID]}))  # $ne holds for every item of a list
+@example(({"a": OID}, {"a": [str(OID)]}))  # an ObjectId matches its text in a list
+@example(({"a": [1]}, {"a": [1]}))  # a list matches an equal list
+@example(({"a": 1}, {"a": [[1]]}))  # but not one nested deeper
+def test_a_compiled_filter_answers_as_mongomock_does(case: tuple[dict[str, Any], dict[str, Any]]):
+    spec, doc = case
+    stored = OrderedDict(doc)  # as mongomock stores it
+    expected = outcome(lambda: mm_filtering.filter_applies(spec, stored))
+    assert outcome(lambda: compiled(spec)(stored)) == expected

@@ -46,6 +46,8 @@ from mongomock import store as _mm_store
 from sentinels import NOTHING
 from sortedcontainers import SortedList
 
+from impl.store import matching
+
 __all__ = ["EngineStatistics", "IndexSpec", "accelerate", "statistics"]
 
 # mongomock ships no usable types: its modules and classes are `Any` here.
@@ -164,9 +166,17 @@ class _Engine:
     def indexes_for(self, collection: str) -> list[_Index]:
         return [_Index(lead, rest) for lead, rest in self.declared.get(collection, [])]
 
-    def matches(self, spec: Any, doc: Doc) -> bool:
-        self.counts.documents_filtered += 1
-        return bool(filtering.filter_applies(spec, doc))
+    def matcher(self, spec: Any) -> Callable[[Doc], bool]:
+        """`filter_applies(spec, ·)` for one query's candidates (`matching.compiled`),
+        each document it is asked about counted."""
+        test = matching.compiled(spec)
+        counts = self.counts
+
+        def matches(doc: Doc) -> bool:
+            counts.documents_filtered += 1
+            return test(doc)
+
+        return matches
 
 
 # ---- Keys: what an index stores for a document ------------------------------------------
@@ -603,20 +613,21 @@ class _AcceleratedCollection(_Collection):
             filtering.filter_applies(spec, {})
             return []
         kind, found = self._candidates(store, spec, sort)
+        matches = engine.matcher(spec)
         out: list[Doc] = []
         if kind == "walk":
             documents, key_of = store._documents, store._key_of
             for seq in found:
                 doc = documents[key_of[seq]]
-                if engine.matches(spec, doc):
+                if matches(doc):
                     out.append(doc)
                     if need is not None and len(out) >= need:
                         break
             return out
         if sort is not None:
-            return _mongomock_sort([d for d in found if engine.matches(spec, d)], sort)
+            return _mongomock_sort([d for d in found if matches(d)], sort)
         for doc in found:
-            if engine.matches(spec, doc):
+            if matches(doc):
                 out.append(doc)
                 if need is not None and len(out) >= need:
                     break
@@ -679,8 +690,9 @@ class _AcceleratedCollection(_Collection):
     def _filtered(
         store: _IndexedStore, spec: Any, docs: list[Doc], touched: list[Any] | None
     ) -> Iterator[Doc]:
+        matches = store._engine.matcher(spec)
         for doc in docs:
-            if store._engine.matches(spec, doc):
+            if matches(doc):
                 if touched is not None:
                     touched.append(_store_key(doc))
                 yield doc
