@@ -3,7 +3,9 @@
 ``python benchmarks/seeded_server.py --port P --fixture F.json [--chats 50] [--history N]
 [--fanout 10,100,500] [--writers K]`` builds the app in this process with
 ``impl.app.create_app(Settings.from_env())`` (so ``CHAT_RATE_LIMIT`` and friends apply),
-serves it with uvicorn on uvloop + httptools, and then seeds it:
+serves it with uvicorn on uvloop + httptools as ``python -m impl serve`` does
+(``impl.serve.server_for``: the bounded HTTP parser, the heap settled once started), and
+then seeds it:
 
 * users, chats and group memberships over the server's own HTTP API (dev endpoints and
   REST, exactly as a client would);
@@ -42,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import uvicorn
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -291,18 +292,14 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    from impl.serve import server_for
+
     app, store = build_app()
-    config = uvicorn.Config(
-        app if store is None else with_prefill(app, store),
-        host=HOST,
-        port=args.port,
-        http="httptools",
-        ws="websockets",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
+    # started as `python -m impl serve` starts it: its bounded HTTP parser, its heap settled
+    settings = app.services.settings.with_overrides(port=args.port)
+    server = server_for(app, settings, log_level="warning", settle=True)
+    if store is not None:
+        server.config.app = with_prefill(app, store)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

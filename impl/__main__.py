@@ -135,7 +135,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Docs: {base}/   REST: {base}/api/chat   Socket.IO: {base}/socket.io", flush=True)
 
     with listener:
-        server_for(app, settings, announce=announce).run(sockets=[listener])
+        server_for(app, settings, announce=announce, settle=True).run(sockets=[listener])
     if app.fatal_error is not None:
         print(f"error: {app.fatal_error}", file=sys.stderr)
         return 1

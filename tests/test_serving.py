@@ -208,6 +208,19 @@ class TestHeadLimits:
             assert (await asyncio.wait_for(ws.receive_str(), WITHIN)).startswith("44")
 
 
+class TestSettledHeap:
+    def test_a_started_server_takes_its_start_up_objects_out_of_the_collectors_walks(
+        self,
+    ) -> None:
+        """`serve` freezes what start-up built (gc.freeze), so full collections do not walk
+        the modules, specs and app again and again; it says so at debug level."""
+        with Launched(settings={"LOG_LEVEL": "debug"}) as server:
+            said = [line for line in server.lines if "heap settled:" in line]  # before Docs:
+        assert len(said) == 1, server.lines
+        frozen = int(said[0].split("heap settled:")[1].split()[0])
+        assert frozen > 50_000, said  # the modules, Connexion and the parsed spec
+
+
 class TestHeadMemory:
     def test_a_client_streaming_header_lines_does_not_grow_the_server(self) -> None:
         """50 MiB of 1 KiB header lines on one connection: the server refuses the head once
