@@ -259,14 +259,16 @@ def bounded_json(
 
 
 def _as_sent(raw: bytes, limit: int) -> tuple[Any, bool]:
-    """`bounded_json` for a body that needs no redaction: the same result, unwalked."""
+    """`bounded_json` for a body that needs no redaction: the same result, unwalked.
+
+    A response the server wrote with Python's json module, no `\\u` escape in it (or it
+    would not come here), is never shorter than its compact form: only whitespace goes,
+    and numbers and strings are written back as they were. So one that fits needs no
+    compact copy to show it fits (the journal's global budget counts what is kept anyway).
+    """
     if len(raw) > limit:
         return cut_utf8(raw, limit), True
     try:
-        value = parse_strict(raw)
+        return parse_strict(raw), False
     except (ValueError, RecursionError):
         return cut_utf8(raw, limit), False
-    encoded = utf8(compact(value))
-    if len(encoded) <= limit:
-        return value, False
-    return cut_utf8(encoded, limit), True
