@@ -225,8 +225,9 @@ def settle_heap() -> None:
     """Take what start-up built out of the garbage collector's walks (`gc.freeze`).
 
     The modules, the parsed specs with their validators and the app live as long as the
-    process; left tracked, every full collection walks all of them again: about 200 ms
-    each, one every few hundred requests, a pause every client in flight waits out.
+    process; left tracked, every full collection walks all of them again: about 50 ms
+    each (93,000 objects), one every few hundred requests, a pause every client in flight
+    waits out.
     Frozen, a full collection walks only what came later (the embedded store's documents
     included, as they come and go). Reference counting still frees frozen objects; only
     a reference cycle among them would stay, and start-up leaves none worth keeping.
