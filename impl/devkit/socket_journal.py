@@ -29,6 +29,9 @@ from impl.devkit.redaction import TOO_DEEP, bounded_json, fit, redacted, scrub_t
 from impl.devkit.sandboxes import Sandbox
 
 EVENT_NAME_LIMIT = 128
+# a sandbox looked up for an event and the moment it records, or None: it is gone
+Stamp = tuple[Sandbox, str] | None
+UNSEEN: Any = object()
 REASON_LIMIT = 128
 
 
@@ -74,21 +77,27 @@ class SocketJournal:
         self.add(sid, entry)
 
     def delivered(self, event: str, room: str, payload: dict[str, Any], sids: list[str]) -> None:
-        seq = payload.get("seq")
+        fields = {"type": "server-event", "event": event, "room": room, "seq": payload.get("seq")}
+        stamps: dict[str, Stamp] = {}  # one lookup and one `at` per sandbox, not per socket
         for sid in sids:
-            self.add(sid, {"type": "server-event", "event": event, "room": room, "seq": seq})
+            self.add(sid, fields, stamps)
 
-    def add(self, sid: str, fields: Entry) -> None:
-        """An entry about socket `sid` in its sandbox's journal (none once it is gone)."""
+    def add(self, sid: str, fields: Entry, stamps: dict[str, Stamp] | None = None) -> None:
+        """An entry about socket `sid` in its sandbox's journal (none once it is gone).
+        `stamps`: the sandboxes (and their `at`) already looked up for this one event."""
         known = self.sockets.get(sid)
-        sandbox = None if known is None else self.find(known[0])
-        if known is None or sandbox is None:
+        if known is None:
             return
-        entry: Entry = {
-            "kind": SOCKET,
-            "at": isoformat(sandbox.services.clock.now()),
-            **fields,
-            "socketId": sid,
-            "userId": known[1],
-        }
-        sandbox.journal.add(entry)
+        name, user_id = known
+        stamp = stamps.get(name, UNSEEN) if stamps is not None else UNSEEN
+        if stamp is UNSEEN:
+            sandbox = self.find(name)
+            stamp = None if sandbox is None else (sandbox, isoformat(sandbox.services.clock.now()))
+            if stamps is not None:
+                stamps[name] = stamp
+        if stamp is None:
+            return
+        sandbox, at = stamp
+        sandbox.journal.add(
+            {"kind": SOCKET, "at": at, **fields, "socketId": sid, "userId": user_id}
+        )
