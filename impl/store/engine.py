@@ -550,8 +550,47 @@ def _copy_value(value: Any, aware: bool) -> Any:
     raise _Unusual
 
 
+def _inclusion(projection: Any) -> tuple[frozenset[str], bool] | None:
+    """(the fields, whether `_id` comes too) of a projection that only includes top-level
+    fields (`{"seq": True}`, `{"_id": 1, "a": 1}`), which mongomock always accepts; None
+    for any other."""
+    if type(projection) is not dict:
+        return None
+    fields = []
+    for key, value in projection.items():
+        if type(key) is not str or not key or key.startswith("$") or "." in key:
+            return None
+        if type(value) not in (bool, int) or value not in (0, 1):
+            return None
+        if key != "_id":
+            if value != 1:
+                return None
+            fields.append(key)
+    if not fields:
+        return None
+    return frozenset(fields), projection.get("_id", 1) != 0
+
+
+def _project_out(doc: Doc, fields: frozenset[str], with_id: bool, aware: bool) -> Doc:
+    """`_copy_out` for an `_inclusion` projection: the fields in the document's order, then
+    `_id` (mongomock sets it after the others). Raises `_Unusual` as `_copy_out` would."""
+    out = {key: _copy_value(value, aware) for key, value in doc.items() if key in fields}
+    if with_id and "_id" in doc:  # mongomock sets it as stored, not copied
+        key = doc["_id"]
+        out["_id"] = helpers.make_datetime_timezone_aware_in_document(key) if aware else key
+    return out
+
+
+def _settle_id(projection: Doc) -> None:
+    """What mongomock's `_copy_only_fields` leaves in the caller's projection: `_id`
+    moved to the end, and set to 1 when it was not there."""
+    projection["_id"] = projection.pop("_id", 1)
+
+
 def _validates(spec: Any) -> bool:
     """Whether mongomock accepts the filter; if not, its own path raises the same error."""
+    if matching.is_plain(spec):
+        return True
     try:
         filtering.filter_applies(spec, {})
     except Exception:
@@ -643,7 +682,8 @@ class _AcceleratedCollection(_Collection):
             return None
         if limit is not None and type(limit) is not int:
             return None
-        if projection is not None and not self._plain_projection(projection):
+        included = None if projection is None else _inclusion(projection)
+        if projection is not None and included is None and not self._plain_projection(projection):
             return None
         need = None
         if first_only:
@@ -657,12 +697,24 @@ class _AcceleratedCollection(_Collection):
             aware = bool(self.codec_options.tz_aware)
             if projection is None:
                 copies = [_copy_out(doc, aware) for doc in docs]
+            elif included is not None:
+                copies = [self._projected(doc, projection, included, aware) for doc in docs]
+                _settle_id(projection)
             else:
                 copies = [self._copy_only_fields(doc, projection, dict) for doc in docs]
                 if aware:
                     copies = [helpers.make_datetime_timezone_aware_in_document(c) for c in copies]
             store._engine.counts.documents_copied += len(copies)
         return copies
+
+    def _projected(
+        self, doc: Doc, projection: Doc, included: tuple[frozenset[str], bool], aware: bool
+    ) -> Doc:
+        try:
+            return _project_out(doc, *included, aware)
+        except _Unusual:
+            copy = self._copy_only_fields(doc, projection, dict)
+            return helpers.make_datetime_timezone_aware_in_document(copy) if aware else copy  # type: ignore[no-any-return]
 
     def _plain_projection(self, projection: Any) -> bool:
         """No projection operators, and mongomock accepts it without looking at a document."""

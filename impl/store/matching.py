@@ -31,6 +31,12 @@ _NE = filtering._filterer_inst._operator_map["$ne"]
 _PATTERNS = filtering._RE_TYPES
 
 
+def is_plain(spec: Any) -> bool:
+    """Whether `spec` is made of the two shapes alone: mongomock then accepts it (testing
+    it against any document raises nothing), so it needs no trial run."""
+    return _field_tests(spec) is not None
+
+
 def compiled(spec: Any) -> Test:
     """A function answering `bool(filter_applies(spec, doc))` for a stored document."""
     tests = _field_tests(spec)
