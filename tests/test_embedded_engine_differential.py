@@ -124,7 +124,7 @@ def times(now: dt.datetime) -> st.SearchStrategy[Any]:
         offsets.map(lambda i: moment(i, now)),
         offsets.map(lambda i: moment(i, now, PLUS_TWO)),
         offsets.map(lambda i: moment(i, now)),
-        st.sampled_from([None, 7, "t", True, 2.5, []]),
+        st.sampled_from([None, 7, "t", True, 2.5, [], USERS[0]]),
         st.integers(0, 15).map(lambda i: {0: NAN, 1: {"d": 1}}.get(i, moment(2, now))),
     )
 
@@ -133,7 +133,7 @@ def document(collection: str, now: dt.datetime) -> st.SearchStrategy[dict[str, A
     fields: dict[str, st.SearchStrategy[Any]] = {
         "_id": ids,
         "n": st.one_of(st.integers(0, 3), st.integers(0, 3), st.just("s")),
-        "label": maybe(st.just("s")),  # a string: `$inc` on it fails half-applied
+        "label": st.just("s"),  # a string: `$inc` on it fails half-applied
     }
     if collection == "chats":
         fields |= {
@@ -155,7 +155,7 @@ def document(collection: str, now: dt.datetime) -> st.SearchStrategy[dict[str, A
     else:
         fields |= {
             "chatId": maybe(chat_ids),
-            "seq": maybe(st.one_of(st.integers(0, 5), st.sampled_from([1.5, True, 3.0]))),
+            "seq": maybe(st.one_of(st.integers(0, 5), st.sampled_from([1.5, True, 3.0, "s"]))),
             "createdAt": maybe(offsets.map(lambda i: moment(i, now, PLUS_TWO))),
         }
     return st.fixed_dictionaries(fields).map(
@@ -176,15 +176,20 @@ def lead_condition(
     )
 
 
-def extra_condition(collection: str, now: dt.datetime) -> st.SearchStrategy[dict[str, Any]]:
+def extra_condition(
+    collection: str, now: dt.datetime, *, by_id: bool = True
+) -> st.SearchStrategy[dict[str, Any]]:
     at = offsets.map(lambda i: moment(i, now))
     common: list[st.SearchStrategy[dict[str, Any]]] = [
-        ids.map(lambda i: {"_id": i}),
         ids.map(lambda i: {"_id": {"$ne": i}}),
-        st.lists(ids, max_size=3).map(lambda xs: {"_id": {"$in": xs}}),
         st.integers(0, 3).map(lambda n: {"n": {"$gte": n}}),
         st.just({}),
     ]
+    if by_id:
+        common += [
+            ids.map(lambda i: {"_id": i}),
+            st.lists(ids, max_size=3).map(lambda xs: {"_id": {"$in": xs}}),
+        ]
     if collection == "chats":
         common += [
             users.map(lambda u: {"archivedBy": u}),
@@ -234,22 +239,27 @@ def sorts(collection: str) -> st.SearchStrategy[list[tuple[str, int]] | None]:
     )
 
 
-def update(
-    collection: str, now: dt.datetime, leads: st.SearchStrategy[Any]
+def half_failing(
+    collection: str, leads: st.SearchStrategy[Any]
 ) -> st.SearchStrategy[dict[str, Any]]:
-    doc = document(collection, now)
+    """`$set` of the leading key, then `$inc` of a string: mongomock raises and keeps the
+    half-applied document (in the other order nothing is applied)."""
     lead = LEADS[collection]
-    # `$set` applies, then `$inc` on a string raises: mongomock keeps the half-applied
-    # document (and the other way round, nothing is applied)
-    half = st.tuples(leads, st.sampled_from(["label", "n"]), st.booleans()).map(
+    return st.tuples(leads, st.sampled_from(["n", "label"]), st.booleans()).map(
         lambda p: (
             {"$set": {lead: p[0]}, "$inc": {p[1]: 1}}
             if p[2]
             else {"$inc": {p[1]: 1}, "$set": {lead: p[0]}}
         )
     )
+
+
+def update(
+    collection: str, now: dt.datetime, leads: st.SearchStrategy[Any]
+) -> st.SearchStrategy[dict[str, Any]]:
+    doc = document(collection, now)
     return st.one_of(
-        half,
+        half_failing(collection, leads),
         doc.map(lambda d: {"$set": {k: v for k, v in d.items() if k != "_id"}, "$inc": {"n": 1}}),
         doc.map(
             lambda d: (
@@ -412,9 +422,10 @@ class Differential(RuleBasedStateMachine):
         for doc in docs:
             doc["_id"] = data.draw(st.sampled_from(BURST_IDS))  # mostly new: few duplicates
             doc[lead] = [value] if collection == "chats" and data.draw(st.booleans()) else value
-            for unique in ("dedupeKey", "clientKey"):
-                if data.draw(st.integers(0, 3)):
-                    doc.pop(unique, None)
+            if data.draw(st.integers(0, 3)):  # mostly no clash on the unique keys
+                doc.pop("clientKey", None)  # sparse
+                if collection == "chats":  # not sparse: one chat without a key at most
+                    doc["dedupeKey"] = f"key-{doc['_id']}"
         self.both(
             collection,
             lambda c: c.insert_many(copy.deepcopy(docs), ordered=False).inserted_ids,
@@ -436,6 +447,27 @@ class Differential(RuleBasedStateMachine):
             return result.matched_count, result.modified_count, result.upserted_id
 
         self.both(collection, call)
+
+    @rule(collection=st.sampled_from(COLLECTIONS), data=st.data(), many=st.booleans())
+    def update_failing_half_applied(self, collection: str, data: st.DataObject, many: bool) -> None:
+        """A stored document moved to another leading-key value by an update that then
+        raises: the document stays moved, and so must its index entries."""
+        lead = LEADS[collection]
+        stored = list(self.plain[collection]._store._documents.values())
+        if not stored or data.draw(st.integers(0, 3)) == 0:
+            spec = data.draw(self.query(collection))
+            change = data.draw(half_failing(collection, self.leads(collection)))
+        else:
+            target = data.draw(st.sampled_from(stored))
+            spec = {"_id": target["_id"]}
+            now = target.get(lead, MISSING)
+            others = [v for v in [*PROBES[collection], *self.stored_leads(collection)] if v != now]
+            change = {"$set": {lead: data.draw(st.sampled_from(others))}, "$inc": {"label": 1}}
+        method = "update_many" if many else "update_one"
+        self.both(
+            collection,
+            lambda c: getattr(c, method)(copy.deepcopy(spec), copy.deepcopy(change)).modified_count,
+        )
 
     @rule(collection=st.sampled_from(COLLECTIONS), data=st.data(), upsert=st.booleans())
     def replace_one(self, collection: str, data: st.DataObject, upsert: bool) -> None:
@@ -528,25 +560,28 @@ class Differential(RuleBasedStateMachine):
 
     @rule(collection=st.sampled_from(COLLECTIONS), data=st.data())
     def page(self, collection: str, data: st.DataObject) -> None:
-        """A page of one stored leading-key value in index order (or its reverse) with
-        skip+limit >= 2: the index walk that stops after skip+limit matches."""
+        """Pages of one stored leading-key value in index order (or its reverse) with
+        skip+limit >= 2: the index walks that stop after skip+limit matches."""
         lead = LEADS[collection]
         value = data.draw(self.leads(collection))
-        if self.bucket_size(collection, value) < 3 and data.draw(st.booleans()):
+        if self.bucket_size(collection, value) < 3:
             self.burst(collection, value, data)  # a bucket to stop early in
-        # skip+limit >= 2 and, when the bucket allows, smaller than it: the walk stops early
-        need = data.draw(st.integers(2, max(2, self.bucket_size(collection, value) - 1)))
-        skip = data.draw(st.integers(0, need - 1))
-        limit = need - skip
-        spec = data.draw(
-            st.sampled_from([{lead: value}, {lead: {"$eq": value}}, {lead: {"$in": [value]}}])
-        )
-        if data.draw(st.integers(0, 3)) == 0:
-            spec |= data.draw(extra_condition(collection, self.clocks.now))
         rest = RESTS[collection]
-        sort = data.draw(st.sampled_from([rest, [(k, -d) for k, d in rest]]))
-        projection = data.draw(st.sampled_from([None, {"n": True}]))
+        for sort in (rest, [(k, -d) for k, d in rest]):
+            # skip+limit >= 2 and, when the bucket allows, below its size: an early stop
+            need = data.draw(st.integers(2, max(2, self.bucket_size(collection, value) - 1)))
+            skip = data.draw(st.integers(0, need - 1))
+            spec = data.draw(
+                st.sampled_from([{lead: value}, {lead: {"$eq": value}}, {lead: {"$in": [value]}}])
+            )
+            if data.draw(st.integers(0, 3)) == 0:  # not on `_id`: that would be a lookup
+                spec |= data.draw(extra_condition(collection, self.clocks.now, by_id=False))
+            projection = data.draw(st.sampled_from([None, {"n": True}]))
+            self.read_page(collection, spec, sort, projection, skip, need - skip)
 
+    def read_page(
+        self, collection: str, spec: Doc, sort: Any, projection: Any, skip: int, limit: int
+    ) -> None:
         def call(c: Any) -> Any:
             cursor = c.find(copy.deepcopy(spec), projection=copy.deepcopy(projection))
             return list(cursor.sort(sort).skip(skip).limit(limit))
