@@ -21,7 +21,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from impl.store.engine import accelerate, statistics
+import impl.store.engine
+from impl.store.engine import MONGOMOCK_VERSION, accelerate, statistics
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,122 @@ def test_ttl_sweeps_at_most_once_per_period() -> None:
     clock.now += 60
     assert db.events.count_documents({"chatId": 1}) == 1
     assert statistics(db).ttl_sweeps == sweeps + 1
+
+
+def test_ttl_difference_expired_visible_until_the_period_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one stated difference: plain mongomock drops an expired document at once, the
+    engine at its next sweep, at most `ttl_period_seconds` later (as MongoDB's monitor)."""
+    now = [dt.datetime(2030, 1, 1)]
+    monkeypatch.setattr(mongomock, "utcnow", lambda: now[0])
+    clock = Clock()
+    fast, plain = make_db(clock), make_db(fast=False)
+    for db in (fast, plain):
+        db.events.insert_one({"_id": 1, "chatId": "a", "createdAt": now[0]})
+        db.events.insert_one({"_id": 2, "chatId": "a", "createdAt": now[0] + dt.timedelta(60)})
+    now[0] += dt.timedelta(seconds=61)  # document 1 expired (TTL 60 s)
+    clock.now += 59  # inside the engine's period
+    assert [d["_id"] for d in plain.events.find({"chatId": "a"})] == [2]
+    assert [d["_id"] for d in fast.events.find({"chatId": "a"})] == [1, 2]  # still visible
+    clock.now += 1  # the period is over: both agree
+    assert [d["_id"] for d in fast.events.find({"chatId": "a"})] == [2]
+
+
+# ---- the mutation review's cases, each on plain mongomock and on the engine -------------
+
+
+def on_both(call: Any) -> Any:
+    """`call` on a fresh accelerated database and a fresh plain one: the same answer."""
+    fast, plain = make_db(), make_db(fast=False)
+    got = call(fast)
+    assert got == call(plain)
+    return got
+
+
+def test_page_stops_early_without_losing_a_document() -> None:
+    def pages(db: Any) -> Any:
+        db.messages.insert_many(
+            [{"_id": i, "chatId": "a", "createdAt": T0 + dt.timedelta(seconds=i)} for i in range(5)]
+        )
+        db.messages.insert_one({"_id": 9, "chatId": "b", "createdAt": T0})
+        found = db.messages.find
+        return [
+            [d["_id"] for d in found({"chatId": "a"}).sort(HISTORY).limit(2)],
+            [d["_id"] for d in found({"chatId": "a"}).sort(HISTORY).skip(1).limit(2)],
+            [
+                d["_id"]
+                for d in found({"chatId": "a"}).sort([("createdAt", 1), ("_id", 1)]).limit(3)
+            ],
+        ]
+
+    assert on_both(pages) == [[4, 3], [3, 2], [0, 1, 2]]
+
+
+def test_half_applied_update_is_reindexed() -> None:
+    def moved(db: Any) -> Any:
+        db.messages.insert_one({"_id": 1, "chatId": "a", "name": "s"})
+        with pytest.raises(TypeError):  # $set applied, then $inc on a string raises
+            db.messages.update_one({"_id": 1}, {"$set": {"chatId": "b"}, "$inc": {"name": 1}})
+        return [
+            [d["_id"] for d in db.messages.find({"chatId": "b"})],
+            [d["_id"] for d in db.messages.find({"chatId": "b"}).sort(HISTORY)],
+            db.messages.count_documents({"chatId": "a"}),
+        ]
+
+    assert on_both(moved) == [[1], [1], 0]
+
+
+def test_unorderable_sort_values_are_not_walked_past() -> None:
+    def history_of_a(db: Any) -> Any:
+        for i, at in enumerate([T0, float("nan"), {"d": 1}, "t", T0, True]):
+            db.messages.insert_one({"_id": i, "chatId": "a", "createdAt": at})
+        return [
+            [d["_id"] for d in db.messages.find({"chatId": "a"}).sort(HISTORY)],
+            [d["_id"] for d in db.messages.find({"chatId": "a"}).sort(HISTORY).limit(3)],
+        ]
+
+    assert len(on_both(history_of_a)[0]) == 6
+
+
+def test_object_id_query_finds_its_hex_string_in_arrays() -> None:
+    user = ObjectId()
+
+    def chats_of(db: Any) -> Any:
+        db.chats.insert_one({"_id": 1, "dedupeKey": 1, "participants": [str(user)], "sortAt": T0})
+        db.chats.insert_one({"_id": 2, "dedupeKey": 2, "participants": [user], "sortAt": T0})
+        db.chats.insert_one({"_id": 3, "dedupeKey": 3, "participants": str(user), "sortAt": T0})
+        return [
+            [
+                d["_id"]
+                for d in db.chats.find({"participants": user}).sort([("sortAt", -1), ("_id", -1)])
+            ],
+            db.chats.count_documents({"participants": user}),
+        ]
+
+    assert on_both(chats_of) == [[2, 1], 2]
+
+
+# ---- the mongomock version the engine copies from ---------------------------------------
+
+
+def test_accelerate_refuses_another_mongomock(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mongomock.__version__ == MONGOMOCK_VERSION  # the pin and the engine agree
+    monkeypatch.setattr(mongomock, "__version__", "4.4.0")
+    db = mongomock.MongoClient()["test"]
+    with pytest.raises(RuntimeError, match=r"mongomock 4\.3\.0 only, found 4\.4\.0"):
+        accelerate(db, INDEXES)
+    assert type(db) is mongomock.Database  # left untouched
+
+
+@pytest.mark.parametrize(
+    "value", [None, True, False, 0, 3, 2.5, "", "s", ObjectId(), dt.datetime(2030, 1, 1)]
+)
+def test_sort_component_type_ranks_are_mongomocks(value: Any) -> None:
+    """The copy of mongomock's private type ranks matches the installed mongomock."""
+    component = impl.store.engine._sort_component("v", {"v": value})
+    assert component is not None
+    assert component[1] == mongomock.filtering._get_compare_type(value)
 
 
 # ---- isolation, GridFS, call order -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""Indexes, paging and a TTL cadence for the embedded (mongomock) store: speed only.
+"""Indexes, paging and a TTL cadence for the embedded (mongomock) store.
 
 mongomock 4.3.0 answers every query by scanning its whole collection, deep-copies every
 match before skip/limit, and sweeps TTL indexes on every access. `accelerate(db, indexes)`
@@ -11,17 +11,45 @@ turns one mongomock `Database` into one that answers from the app's declared ind
   skip+limit matches, otherwise the candidates are filtered and sorted by mongomock.
 - anything else: the collection is scanned, as mongomock does.
 
-Every candidate still passes mongomock's own `filter_applies`, and sort order, ties
-included (store order), is mongomock's: an index only narrows and orders. Only the
-documents a cursor returns are copied; `count_documents` copies nothing. TTL sweeps run
-at most once per `ttl_period_seconds` per collection (MongoDB's monitor runs every 60 s).
+Every candidate still passes mongomock's own `filter_applies` (or, for a filter made only
+of fields equal or `$ne` to values, `matching.compiled`: the same expressions, worked out
+once per query), and sort order, ties included (store order), is mongomock's: an index
+only narrows and orders. Only the documents a cursor returns are copied, in one pass that
+shares immutable values (`_copy_out`, `_project_out`: what mongomock's copy and time-zone
+passes give); `count_documents` copies nothing.
+
+What may differ from plain mongomock: only when TTL-expired documents disappear.
+mongomock deletes expired documents on every access; the engine sweeps at most once per
+`ttl_period_seconds` per collection (default 60 s, measured with `clock`). So a document
+whose expiry time has passed stays visible (found, counted, updated, a unique key held)
+for up to `ttl_period_seconds` longer than on plain mongomock. MongoDB's own TTL monitor
+runs every 60 s, so real MongoDB behaves like the engine here and plain mongomock does
+not. Everything else (documents, their order, counts, errors) is plain mongomock's.
+
+`_sort_component` copies mongomock's private BSON type ranks
+(`mongomock.filtering._get_compare_type`) to build index keys; `accelerate` refuses any
+mongomock but the version they were copied from (`MONGOMOCK_VERSION`).
 
 How it hooks in, per database and never globally: the database's `DatabaseStore` and
-each `CollectionStore` get subclasses (`__setitem__`, `__delitem__` and `drop` are the
-store writes every insert, delete, rollback and TTL sweep goes through); updates change
-documents in place, so `_update` re-indexes every document it visited and
-`_ensure_uniques` re-indexes before checking. One re-entrant lock per database makes
-each operation (a whole `find_one_and_update` included) atomic across threads.
+each `CollectionStore` get subclasses, the database and its collections too. One
+re-entrant lock per database makes each operation (a whole `find_one_and_update`
+included) atomic across threads.
+
+Keeping the indexes true: the three re-index paths. An index entry is recomputed from
+the stored document by `_IndexedStore._reindex(key)`, and only these three call it:
+
+1. Store writes. `_IndexedStore.__setitem__`, `__delitem__` and `drop` are the store
+   writes every insert, delete, rollback (mongomock restores a snapshot with
+   `store[key] = snapshot`) and TTL sweep goes through; each re-indexes its key (`drop`
+   clears every index).
+2. `_update`. mongomock updates documents in place, behind the store's back. While an
+   update runs, every document `_iter_documents` hands it is remembered, and when it
+   ends, returning or raising, each is re-indexed. Raising matters: an update can fail
+   half-applied (`{"$set": {"chatId": "b"}, "$inc": {"name": 1}}` on a string `name`
+   sets `chatId`, then raises) and mongomock keeps the half-applied document.
+3. `_ensure_uniques`. mongomock checks unique indexes with a query, after changing the
+   document in place and before `_update` returns; that query must see the new values,
+   so the document is re-indexed before the check.
 """
 
 from __future__ import annotations
@@ -37,6 +65,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import mongomock
 from bson import ObjectId
 from mongomock import collection as _mm_collection
 from mongomock import database as _mm_database
@@ -48,7 +77,11 @@ from sortedcontainers import SortedList
 
 from impl.store import matching
 
-__all__ = ["EngineStatistics", "IndexSpec", "accelerate", "statistics"]
+__all__ = ["MONGOMOCK_VERSION", "EngineStatistics", "IndexSpec", "accelerate", "statistics"]
+
+# The mongomock version `_sort_component`'s copy of its private type ranks was taken from
+# (and `matching`'s and the copiers' reading of its filter and copy functions).
+MONGOMOCK_VERSION = "4.3.0"
 
 # mongomock ships no usable types: its modules and classes are `Any` here.
 filtering: Any = _mm_filtering
@@ -96,13 +129,23 @@ def accelerate(
     ttl_period_seconds: float = 60.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Make `db` answer from the declared indexes. Only speed may change, never a result.
+    """Make `db` answer from the declared indexes.
 
-    Call once, right after the database object is created and before documents are
-    inserted (collections that already exist are adopted and indexed). `clock` is the
-    monotonic time the TTL cadence is measured with; expiry itself compares against
-    `mongomock.utcnow()`, as mongomock does.
+    Results stay plain mongomock's except when TTL-expired documents disappear: up to
+    `ttl_period_seconds` later (see the module docstring). Call once, right after the
+    database object is created and before documents are inserted (collections that
+    already exist are adopted and indexed). `clock` is the monotonic time the TTL cadence
+    is measured with; expiry itself compares against `mongomock.utcnow()`, as mongomock
+    does. Raises RuntimeError on any mongomock but `MONGOMOCK_VERSION`.
     """
+    found = getattr(mongomock, "__version__", None)
+    if found != MONGOMOCK_VERSION:
+        raise RuntimeError(
+            f"the embedded engine supports mongomock {MONGOMOCK_VERSION} only, found {found}:"
+            " its index keys copy that version's private BSON type ranks"
+            " (mongomock.filtering._get_compare_type); check _sort_component against the new"
+            " version, then update MONGOMOCK_VERSION"
+        )
     if not isinstance(db, _Database):
         raise TypeError("accelerate() needs a mongomock Database")
     if isinstance(db, _AcceleratedDatabase):
@@ -261,7 +304,9 @@ def _sort_component(path: str, doc: Doc) -> tuple[Any, ...] | None:
     """mongomock's sort key for `path` as a plain tuple with the same order, or None.
 
     mongomock sorts by `(flag, BsonComparable(value))`: BSON type order first, then the
-    value. Types whose order is not a plain total order here give None.
+    value. Types whose order is not a plain total order here give None. The type ranks
+    (5, 10, 15, 35, 40, 45) are mongomock's private `filtering._get_compare_type`, copied
+    from `MONGOMOCK_VERSION`, which `accelerate` insists on.
     """
     flag, comparable = filtering.resolve_sort_key(path, doc)
     value = comparable.obj
@@ -408,10 +453,12 @@ class _IndexedStore(_CollectionStore):
         self._seq_of: dict[Any, int] = {}
         self._key_of: dict[int, Any] = {}
         self._next_seq = itertools.count()
-        self._touched: list[list[Any]] = []
+        self._touched: list[list[Any]] = []  # per running `_update`: keys it was handed
         self._ttl_last: float | None = None
         for key in list(self._documents):
             self._reindex(key)
+
+    # Re-index path 1 (module docstring): the store writes.
 
     def __setitem__(self, key: Any, value: Doc) -> None:
         with self._engine.lock:
@@ -432,7 +479,10 @@ class _IndexedStore(_CollectionStore):
             self._key_of.clear()
 
     def _reindex(self, key: Any) -> None:
-        """Bring every index in line with the document now stored under `key`."""
+        """Bring every index in line with the document now stored under `key`.
+
+        Called only from the three re-index paths of the module docstring.
+        """
         doc = self._documents.get(key)
         seq = self._seq_of.get(key)
         if seq is None:
@@ -785,11 +835,13 @@ class _AcceleratedCollection(_Collection):
             return super()._insert(*args, **kwargs)
 
     def _update(self, *args: Any, **kwargs: Any) -> Any:
+        """Re-index path 2 (module docstring): every document the update was handed,
+        whether it returns or raises (a half-applied update stays applied)."""
         store = self._indexed()
         if store is None:
             return super()._update(*args, **kwargs)
         with store._engine.lock:
-            store._touched.append([])
+            store._touched.append([])  # filled by `_filtered`
             try:
                 return super()._update(*args, **kwargs)
             finally:
@@ -797,10 +849,14 @@ class _AcceleratedCollection(_Collection):
                     store._reindex(key)
 
     def _ensure_uniques(self, new_data: Doc) -> Any:
+        """Re-index path 3 (module docstring): the unique check's query must see the
+        document as changed in place."""
         store = self._indexed()
-        if store is not None:
+        if store is None:
+            return super()._ensure_uniques(new_data)
+        with store._engine.lock:
             store._reindex(_store_key(new_data))
-        return super()._ensure_uniques(new_data)
+            return super()._ensure_uniques(new_data)
 
     def _delete(self, *args: Any, **kwargs: Any) -> Any:
         with self._lock():
