@@ -268,6 +268,8 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         "next configuration.",
         "- Servers: one uvicorn process each (uvloop + httptools, no access log). The Chat "
         "API is started by `benchmarks/seeded_server.py` through `impl.app.create_app` "
+        "and `impl.serve.server_for`, as `python -m impl serve` starts it (its bounded "
+        "HTTP parser, its heap settled once started), "
         "on the embedded store (mongomock under the engine layer, `impl/store/engine.py`), "
         "with its fixture seeded over its own HTTP API; the bulk history "
         f"({sizes} messages) is cloned from one real message straight into the store: an "

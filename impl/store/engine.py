@@ -583,8 +583,12 @@ def _copy_out(doc: Doc, aware: bool) -> Doc:
     try:
         return _copy_value(doc, aware)  # type: ignore[no-any-return]
     except _Unusual:
-        copy: Doc = _copy_field(doc, dict)
-        return helpers.make_datetime_timezone_aware_in_document(copy) if aware else copy
+        return _made_aware(_copy_field(doc, dict), aware)  # type: ignore[no-any-return]
+
+
+def _made_aware(value: Any, aware: bool) -> Any:
+    """mongomock's second pass over what it returns, with `tz_aware`: datetimes get UTC."""
+    return helpers.make_datetime_timezone_aware_in_document(value) if aware else value
 
 
 def _copy_value(value: Any, aware: bool) -> Any:
@@ -626,8 +630,7 @@ def _project_out(doc: Doc, fields: frozenset[str], with_id: bool, aware: bool) -
     `_id` (mongomock sets it after the others). Raises `_Unusual` as `_copy_out` would."""
     out = {key: _copy_value(value, aware) for key, value in doc.items() if key in fields}
     if with_id and "_id" in doc:  # mongomock sets it as stored, not copied
-        key = doc["_id"]
-        out["_id"] = helpers.make_datetime_timezone_aware_in_document(key) if aware else key
+        out["_id"] = _made_aware(doc["_id"], aware)
     return out
 
 
@@ -751,9 +754,10 @@ class _AcceleratedCollection(_Collection):
                 copies = [self._projected(doc, projection, included, aware) for doc in docs]
                 _settle_id(projection)
             else:
-                copies = [self._copy_only_fields(doc, projection, dict) for doc in docs]
-                if aware:
-                    copies = [helpers.make_datetime_timezone_aware_in_document(c) for c in copies]
+                copies = [
+                    _made_aware(self._copy_only_fields(doc, projection, dict), aware)
+                    for doc in docs
+                ]
             store._engine.counts.documents_copied += len(copies)
         return copies
 
@@ -763,8 +767,7 @@ class _AcceleratedCollection(_Collection):
         try:
             return _project_out(doc, *included, aware)
         except _Unusual:
-            copy = self._copy_only_fields(doc, projection, dict)
-            return helpers.make_datetime_timezone_aware_in_document(copy) if aware else copy  # type: ignore[no-any-return]
+            return _made_aware(self._copy_only_fields(doc, projection, dict), aware)  # type: ignore[no-any-return]
 
     def _plain_projection(self, projection: Any) -> bool:
         """No projection operators, and mongomock accepts it without looking at a document."""

@@ -34,36 +34,38 @@ _PATTERNS = filtering._RE_TYPES
 def is_plain(spec: Any) -> bool:
     """Whether `spec` is made of the two shapes alone: mongomock then accepts it (testing
     it against any document raises nothing), so it needs no trial run."""
-    return _field_tests(spec) is not None
+    return _shapes(spec) is not None
 
 
 def compiled(spec: Any) -> Test:
     """A function answering `bool(filter_applies(spec, doc))` for a stored document."""
-    tests = _field_tests(spec)
-    if tests is None:
+    shapes = _shapes(spec)
+    if shapes is None:
         return lambda doc: bool(filtering.filter_applies(spec, doc))
+    tests = [_not_equal(key, value) if ne else _equal(key, value) for key, ne, value in shapes]
     if len(tests) == 1:
         return tests[0]
     return lambda doc: all(test(doc) for test in tests)
 
 
-def _field_tests(spec: Any) -> list[Test] | None:
-    """One test per field, or None when a field is not one of the two shapes."""
+def _shapes(spec: Any) -> list[tuple[str, bool, Any]] | None:
+    """(field, whether it is `$ne`, the value) for each field, or None when a field is not
+    one of the two shapes."""
     if type(spec) is not dict:
         return None
-    tests: list[Test] = []
+    shapes: list[tuple[str, bool, Any]] = []
     for key, search in spec.items():
         if type(key) is not str or not key or key.startswith("$") or "." in key:
             return None
         if isinstance(search, dict):
             if len(search) != 1 or "$ne" not in search:
                 return None
-            tests.append(_not_equal(key, search["$ne"]))
+            shapes.append((key, True, search["$ne"]))
         elif isinstance(search, _PATTERNS):
             return None
         else:
-            tests.append(_equal(key, search))
-    return tests
+            shapes.append((key, False, search))
+    return shapes
 
 
 def _equal(key: str, search: Any) -> Test:
